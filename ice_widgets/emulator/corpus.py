@@ -1,0 +1,152 @@
+"""Hostile strings for testing that nothing from the API is ever trusted.
+
+``INJECTION_PAYLOADS`` is a corpus of strings that try to break out of HTML text,
+attributes, URLs, CSS, JSON and terminal output. Every renderer must show each one as
+inert text. ``hostile_jobs()`` builds PackageJob dicts that carry payloads in every
+field the API returns, for the emulator (``--hostile N``) and for renderer tests.
+
+Nothing here is executed; the strings are data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+__all__ = ["BIG_PAYLOAD", "INJECTION_PAYLOADS", "hostile_job", "hostile_jobs"]
+
+#: A 100 KB string: markup repeated, to check that renderers truncate or page and stay fast.
+BIG_PAYLOAD: str = ("<b>big</b>&amp;\"'" * 6000)[: 100 * 1024]
+
+#: Strings that try to run code or break markup if they are not escaped.
+INJECTION_PAYLOADS: list[str] = [
+    # script elements
+    "<script>alert(1)</script>",
+    "<SCRIPT SRC=//evil.example/x.js></SCRIPT>",
+    "</script><script>alert(document.domain)</script>",
+    "<script>window.__ice_pwned = 1</script>",
+    # event handlers
+    "<img src=x onerror=alert(1)>",
+    "<svg onload=alert(1)>",
+    "<svg><script>alert(1)</script></svg>",
+    "<body onload=alert(1)>",
+    "<details open ontoggle=alert(1)>",
+    '<iframe src="javascript:alert(1)"></iframe>',
+    '<a href="#" onclick="alert(1)">click</a>',
+    "<input autofocus onfocus=alert(1)>",
+    "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+    # URLs that must never become links
+    "javascript:alert(1)",
+    "JaVaScRiPt:alert(1)",
+    "  javascript:alert(1)",
+    "java\tscript:alert(1)",
+    "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+    "data:text/html,<script>alert(1)</script>",
+    "vbscript:msgbox(1)",
+    "//evil.example/path",
+    'http://evil.example/"><script>alert(1)</script>',
+    "https://example.com/a?b=<script>alert(1)</script>&c='\"",
+    # quote breaking in attributes
+    '" onmouseover="alert(1)',
+    "' onmouseover='alert(1)",
+    '"><img src=x onerror=alert(1)>',
+    "'><svg onload=alert(1)>",
+    "`onmouseover=alert(1)",
+    # broken and nested markup
+    "<<script>alert(1)//<</script>",
+    "<scr<script>ipt>alert(1)</scr</script>ipt>",
+    '<!--<img src="--><img src=x onerror=alert(1)//">',
+    "<![CDATA[<script>alert(1)</script>]]>",
+    '<div style="',
+    "</td></tr></table><h1>broken table</h1>",
+    "<textarea></textarea><script>alert(1)</script>",
+    "<title></title><script>alert(1)</script>",
+    "<template><script>alert(1)</script></template>",
+    '<noscript><p title="</noscript><img src=x onerror=alert(1)>">',
+    '<base href="//evil.example/">',
+    '<meta http-equiv="refresh" content="0;url=javascript:alert(1)">',
+    '<form action="javascript:alert(1)"><button>go</button></form>',
+    '<object data="javascript:alert(1)"></object>',
+    '<embed src="javascript:alert(1)">',
+    '<link rel=stylesheet href="//evil.example/x.css">',
+    # CSS
+    "<style>*{background:url(javascript:alert(1))}</style>",
+    '<div style="width:expression(alert(1))">css</div>',
+    "x{}</style><script>alert(1)</script>",
+    "background-image:url('javascript:alert(1)')",
+    # templating, JSON and Jupyter-specific
+    "{{constructor.constructor('alert(1)')()}}",
+    "${alert(1)}",
+    "$$\\unicode{x3c}script\\unicode{x3e}$$",
+    "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e",
+    '"}]}, {"Status": "Success"',
+    "</script><!--",
+    "&lt;script&gt;alert(1)&lt;/script&gt;",
+    "&#60;script&#62;alert(1)&#60;/script&#62;",
+    "%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+    # unicode tricks
+    "\u202eexe.4pm\u202c.mp4",  # right-to-left override
+    "\ufeff<script>alert(1)</script>",  # BOM before markup
+    "\uff1cscript\uff1ealert(1)\uff1c/script\uff1e",  # full-width angle brackets
+    "ja\u200bvascript:alert(1)",  # zero-width space
+    "\u0000<script>alert(1)</script>",  # NUL
+    "line1\r\nline2\rline3\nline4",
+    "\x1b[31mred\x1b[0m\x07",  # terminal escapes and BEL
+    "\ud83d\ude00 emoji and \u4e2d\u6587 and \u00e9\u0301",
+    "\u0430dmin",  # Cyrillic a
+    "\U0001f4a9" * 50,
+    # size and shape
+    "",
+    " ",
+    "A" * 10_000,
+    BIG_PAYLOAD,
+]
+
+
+def _job_id(index: int, seed: int) -> str:
+    return hashlib.md5(f"hostile-{seed}-{index}".encode()).hexdigest()
+
+
+def hostile_job(index: int, payload: str, *, seed: int = 0, status: str = "Fail") -> dict[str, Any]:
+    """A PackageJob dict with ``payload`` in every string field the API returns.
+
+    The job ID is a valid 32-hex ID (so the job can be fetched); every other text
+    field, including the URLs, the media paths, the error code and message, and the
+    user data, carries the payload.
+    """
+    return {
+        "JobId": _job_id(index, seed),
+        "TriggerSource": payload,
+        "Name": payload,
+        "Inputs": [
+            {"Input": {"Type": payload, "Media": payload}},
+            {"Input": {"Type": "OSS", "Media": f"oss://bucket/{payload}"}},
+        ],
+        "Output": {"Type": payload, "Media": payload},
+        "OutputUrl": payload,
+        "PipelineId": payload,
+        "Priority": 5,
+        "Status": status,
+        "Code": payload,
+        "Message": payload,
+        "SubmitTime": "2026-01-01T00:00:00Z",
+        "FinishTime": "2026-01-01T00:05:00Z",
+        "UserData": json.dumps({"note": payload}, ensure_ascii=False),
+        "CreateTime": "2026-01-01T00:00:00Z",
+        "ModifiedTime": "2026-01-01T00:05:00Z",
+    }
+
+
+def hostile_jobs(count: int | None = None, *, seed: int = 0) -> list[dict[str, Any]]:
+    """PackageJob dicts with payloads in every field, one per payload (cycled to ``count``).
+
+    Statuses rotate through Success, Fail, Init and an unknown status, so renderers meet
+    payloads on every code path.
+    """
+    n = len(INJECTION_PAYLOADS) if count is None else count
+    statuses = ("Success", "Fail", "Init", "<b>Weird</b>")
+    return [
+        hostile_job(i, INJECTION_PAYLOADS[i % len(INJECTION_PAYLOADS)], seed=seed, status=statuses[i % 4])
+        for i in range(n)
+    ]
