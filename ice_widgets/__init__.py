@@ -1,0 +1,99 @@
+"""ice_widgets: inspect Alibaba Cloud ICE media packaging jobs in Jupyter.
+
+Every public name is loaded on first use, so ``import ice_widgets`` is cheap and
+never imports IPython or ipywidgets: scripts and the emulator start fast, and the
+widget names pull in ipywidgets only when a notebook asks for them.
+
+``%load_ext ice_widgets`` registers the magics (see :mod:`ice_widgets.extension`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> private module that defines it
+_LAZY: dict[str, str] = {
+    # models
+    "PackageJob": "ice_widgets._models",
+    "Media": "ice_widgets._models",
+    # errors
+    "IceError": "ice_widgets._errors",
+    "CredentialsError": "ice_widgets._errors",
+    "ApiError": "ice_widgets._errors",
+    "ThrottlingError": "ice_widgets._errors",
+    "AuthenticationError": "ice_widgets._errors",
+    "ClockSkewError": "ice_widgets._errors",
+    "PermissionDeniedError": "ice_widgets._errors",
+    "NotFoundError": "ice_widgets._errors",
+    "InvalidParameterError": "ice_widgets._errors",
+    "ServerError": "ice_widgets._errors",
+    "TransportError": "ice_widgets._errors",
+    "RequestTimeoutError": "ice_widgets._errors",
+    "InvalidResponseError": "ice_widgets._errors",
+    # clients
+    "Client": "ice_widgets._client",
+    "AsyncClient": "ice_widgets._client",
+    # frames
+    "build_frame": "ice_widgets._frames",
+    "fetch_jobs": "ice_widgets._frames",
+    "afetch_jobs": "ice_widgets._frames",
+    "list_jobs": "ice_widgets._frames",
+    # widgets (import ipywidgets, and through it IPython)
+    "JobCard": "ice_widgets.widgets",
+    "JobsView": "ice_widgets.widgets",
+    "watch": "ice_widgets.widgets",
+}
+
+__all__ = [*sorted(_LAZY), "load_ipython_extension", "unload_ipython_extension"]
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'ice_widgets' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Called by ``%load_ext ice_widgets``: register magics and display formatters."""
+    from ice_widgets import extension
+
+    extension.load_ipython_extension(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Called by ``%unload_ext ice_widgets``: undo everything the extension registered."""
+    from ice_widgets import extension
+
+    extension.unload_ipython_extension(ipython)
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from ice_widgets._client import AsyncClient, Client
+    from ice_widgets._errors import (
+        ApiError,
+        AuthenticationError,
+        ClockSkewError,
+        CredentialsError,
+        IceError,
+        InvalidParameterError,
+        InvalidResponseError,
+        NotFoundError,
+        PermissionDeniedError,
+        RequestTimeoutError,
+        ServerError,
+        ThrottlingError,
+        TransportError,
+    )
+    from ice_widgets._frames import afetch_jobs, build_frame, fetch_jobs, list_jobs
+    from ice_widgets._models import Media, PackageJob
+    from ice_widgets.widgets import JobCard, JobsView, watch
