@@ -98,7 +98,8 @@ class IceError(Exception):
         return " ".join(parts)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r}, request_id={self.request_id!r})"
+        name = type(self).__name__
+        return f"{name}(code={self.code!r}, message={self.message!r}, request_id={self.request_id!r})"
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
         # Keep keyword attributes across pickling (multiprocessing, caches).

@@ -10,7 +10,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 __all__ = [
@@ -26,7 +26,7 @@ KNOWN_STATUSES: tuple[str, ...] = ("Init", "Success", "Fail")
 #: Statuses after which a job never changes again.
 FINISHED_STATUSES: frozenset[str] = frozenset({"Success", "Fail"})
 
-_UTC = timezone.utc
+_UTC = UTC
 _EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)
 
 
