@@ -1,0 +1,819 @@
+"""The I/O-free heart of the ICE client: what to send, what an answer means, when to retry.
+
+``Client`` and ``AsyncClient`` (``_client.py``) only send requests and sleep; every
+decision is taken here, by plain functions and small objects that take the time as an
+argument, so they are tested without a network or a clock.
+
+- :func:`resolve_endpoint`: explicit endpoint > ``ALIBABA_CLOUD_ICE_ENDPOINT`` > regional host.
+- :class:`RequestBuilder`: a V3-signed ``POST /`` for an action and its parameters.
+- :func:`parse_response` and :func:`classify_error`: bytes and a status to a result or an
+  :class:`~ice_widgets.IceError` chosen by the error *code*.
+- :func:`should_retry`, :func:`retry_delay`: the retry policy.
+- :class:`AdaptiveRate`: an AIMD send-rate controller shared by all requests of one client.
+- :class:`Call`: the state of one API call across its attempts, driving the front ends.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import platform
+import random
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+from urllib.parse import urlsplit
+
+from ice_widgets._credentials import ENV_REGION, Credential, cli_profile_region
+from ice_widgets._errors import (
+    ApiError,
+    AuthenticationError,
+    ClockSkewError,
+    IceError,
+    InvalidParameterError,
+    InvalidResponseError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServerError,
+    ThrottlingError,
+    TransportError,
+)
+from ice_widgets._models import PackageJob
+from ice_widgets._signing import EMPTY_SHA256, canonical_query, signature_v3
+
+__all__ = [
+    "API_VERSION",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_REGION",
+    "ENV_ENDPOINT",
+    "MAX_BODY_BYTES",
+    "USER_AGENT",
+    "AdaptiveRate",
+    "Call",
+    "ClientStats",
+    "PreparedRequest",
+    "RequestBuilder",
+    "classify_error",
+    "parse_job_id",
+    "parse_package_job",
+    "parse_page",
+    "parse_response",
+    "parse_retry_after",
+    "resolve_endpoint",
+    "resolve_region",
+    "retry_delay",
+    "should_retry",
+]
+
+logger = logging.getLogger("ice_widgets")
+
+API_VERSION = "2020-11-09"
+DEFAULT_REGION = "cn-shanghai"
+ENV_ENDPOINT = "ALIBABA_CLOUD_ICE_ENDPOINT"
+DEFAULT_MAX_RETRIES = 6
+#: Bodies larger than this are refused without being read whole.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+#: Longest wait honoured from ``x-acs-retry-after`` (seconds).
+MAX_RETRY_AFTER = 60.0
+
+
+def _version() -> str:
+    from ice_widgets import __version__
+
+    return __version__
+
+
+USER_AGENT = (
+    f"ice_widgets/{_version()} ({platform.system() or 'unknown'}; "
+    f"Python/{platform.python_version()}) AlibabaCloud-ICE/{API_VERSION}"
+)
+
+_REGION_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_HOST_RE = re.compile(r"^[A-Za-z0-9._\-\[\]:]+$")
+
+
+# --------------------------------------------------------------------------- endpoint
+
+
+def resolve_region(
+    region: str | None = None, *, profile: str | None = None, env: Mapping[str, str] | None = None
+) -> str:
+    """The region: argument > ``ALIBABA_CLOUD_REGION_ID`` > aliyun CLI profile > cn-shanghai."""
+    env = os.environ if env is None else env
+    chosen = (region or "").strip() or env.get(ENV_REGION, "").strip()
+    if not chosen:
+        chosen = cli_profile_region(profile, env) or DEFAULT_REGION
+    if not _REGION_RE.match(chosen):
+        raise ValueError(f"not a region ID: {chosen!r}")
+    return chosen
+
+
+def resolve_endpoint(
+    endpoint: str | None = None,
+    region: str | None = None,
+    *,
+    profile: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """Return the base URL (``scheme://host[:port]``) requests go to.
+
+    Parameters
+    ----------
+    endpoint : str, optional
+        A host (``ice.cn-beijing.aliyuncs.com``, HTTPS) or a URL (``http://127.0.0.1:8765``).
+        Always wins when given.
+    region : str, optional
+        Used for ``https://ice.<region>.aliyuncs.com`` when no endpoint is given anywhere.
+    profile : str, optional
+        The aliyun CLI profile whose ``region_id`` is used as a fallback.
+    env : mapping, optional
+        The environment (default ``os.environ``); ``ALIBABA_CLOUD_ICE_ENDPOINT`` is read from it.
+    """
+    env = os.environ if env is None else env
+    chosen = (endpoint or "").strip() or env.get(ENV_ENDPOINT, "").strip()
+    if not chosen:
+        return f"https://ice.{resolve_region(region, profile=profile, env=env)}.aliyuncs.com"
+    return _normalize_endpoint(chosen)
+
+
+def _normalize_endpoint(value: str) -> str:
+    if "://" not in value:
+        value = "https://" + value
+    parts = urlsplit(value)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ValueError(f"endpoint must use http or https, not {parts.scheme!r}")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("endpoint must not contain a user name or password")
+    netloc = parts.netloc
+    if not netloc or not _HOST_RE.match(netloc):
+        raise ValueError(f"not a valid endpoint host: {netloc!r}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError("endpoint must be a host or a base URL without a path or query")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"not a valid endpoint port in {netloc!r}") from None
+    host = (parts.hostname or "").lower()
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    if port is None or (scheme, port) in (("http", 80), ("https", 443)):
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+# --------------------------------------------------------------------------- requests
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedRequest:
+    """A signed request, ready for the transport: ``POST url`` with ``headers`` and no body."""
+
+    action: str
+    url: str
+    headers: list[tuple[str, str]]
+
+    def __repr__(self) -> str:  # headers hold the STS token: never show them
+        return f"PreparedRequest(action={self.action!r}, url={self.url!r})"
+
+
+def _utc_stamp(now: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+
+
+class RequestBuilder:
+    """Builds V3-signed ICE requests for one endpoint; constant headers are computed once.
+
+    Parameters
+    ----------
+    endpoint : str
+        The base URL from :func:`resolve_endpoint`.
+    user_agent : str, optional
+    """
+
+    __slots__ = ("_base_url", "_constant", "_host", "endpoint")
+
+    def __init__(self, endpoint: str, *, user_agent: str = USER_AGENT) -> None:
+        self.endpoint = endpoint
+        self._host = endpoint.split("://", 1)[1]
+        self._base_url = endpoint + "/?"
+        self._constant = [
+            ("accept", "application/json"),
+            ("user-agent", user_agent),
+        ]
+
+    def build(
+        self,
+        action: str,
+        params: Mapping[str, str],
+        credential: Credential,
+        *,
+        now: float | None = None,
+        nonce: str | None = None,
+    ) -> PreparedRequest:
+        """Sign ``POST /?<params>`` for ``action``; a fresh nonce and date unless given.
+
+        The query string sent is exactly the one signed (:func:`canonical_query`).
+        """
+        signed = {
+            "host": self._host,
+            "x-acs-action": action,
+            "x-acs-content-sha256": EMPTY_SHA256,
+            "x-acs-date": _utc_stamp(time.time() if now is None else now),
+            "x-acs-signature-nonce": nonce or os.urandom(16).hex(),
+            "x-acs-version": API_VERSION,
+        }
+        if credential.security_token:
+            signed["x-acs-accesskey-id"] = credential.access_key_id
+            signed["x-acs-security-token"] = credential.security_token
+        query = canonical_query(params)
+        signature, signed_headers = signature_v3(
+            credential.access_key_secret, "POST", "/", params, signed, EMPTY_SHA256
+        )
+        headers = [*signed.items(), *self._constant]
+        headers.append(
+            (
+                "authorization",
+                f"ACS3-HMAC-SHA256 Credential={credential.access_key_id},"
+                f"SignedHeaders={signed_headers},Signature={signature}",
+            )
+        )
+        return PreparedRequest(action, self._base_url + query if query else self.endpoint + "/", headers)
+
+
+# --------------------------------------------------------------------------- errors
+
+_THROTTLING_CODES = frozenset(
+    {"Throttling", "Throttling.User", "Throttling.Api", "Throttling.Tenant", "Rejected.Throttling"}
+)
+_AUTH_CODES = frozenset(
+    {
+        "InvalidAccessKeyId",
+        "InvalidAccessKeyId.NotFound",
+        "InvalidAccessKeyId.Inactive",
+        "InvalidAccessKeySecret",
+        "SignatureDoesNotMatch",
+        "IncompleteSignature",
+        "InvalidSecurityToken",
+        "InvalidSecurityToken.Expired",
+        "InvalidSecurityToken.Malformed",
+        "InvalidSecurityToken.MismatchWithAccessKey",
+        "MissingSecurityToken",
+        "InvalidAuthorization",
+        "MissingAuthorization",
+        "Forbidden.AccessKeyDisabled",
+        "UnsupportedSignatureVersion",
+        "UnsupportedSignatureType",
+    }
+)
+_SERVER_CODES = frozenset({"ServiceUnavailable", "InternalError", "UnknownError", "ServiceTimeout"})
+_NOT_RETRIED_TRANSPORT = frozenset({"UnexpectedRedirect", "RepeatedPageToken"})
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """``x-acs-retry-after`` as positive seconds (capped at 60), or ``None`` when absent or invalid."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    if not math.isfinite(seconds) or seconds <= 0:
+        return None
+    return min(seconds, MAX_RETRY_AFTER)
+
+
+def _error_class(code: str | None, status: int | None) -> type[ApiError]:
+    if code:
+        if code == "InvalidTimeStamp.Expired":
+            return ClockSkewError
+        if code in _AUTH_CODES or code.startswith(("InvalidAccessKeyId", "InvalidSecurityToken")):
+            return AuthenticationError
+        if code in _THROTTLING_CODES or code.startswith("Throttling") or code.endswith(".Throttling"):
+            return ThrottlingError
+        if "NotFound" in code:
+            return NotFoundError
+        if code.startswith(("Forbidden", "NoPermission")):
+            return PermissionDeniedError
+        if code.startswith(("InvalidParameter", "MissingParameter", "Missing")):
+            return InvalidParameterError
+        if code in _SERVER_CODES or code.startswith(("ServiceUnavailable", "InternalError")):
+            return ServerError
+    if status is not None:
+        if status == 404:
+            return NotFoundError
+        if status == 429:
+            return ThrottlingError
+        if status >= 500:
+            return ServerError
+    return ApiError
+
+
+def classify_error(
+    status: int | None,
+    body: Mapping[str, Any] | None,
+    *,
+    action: str | None = None,
+    retry_after: float | None = None,
+    credentials_source: str | None = None,
+) -> ApiError:
+    """Turn an error answer into the right :class:`ApiError` subclass, by ``Code`` first.
+
+    Parameters
+    ----------
+    status : int or None
+        The HTTP status.
+    body : mapping or None
+        The decoded JSON body (``Code``, ``Message``, ``RequestId``, ``Recommend``).
+    action : str, optional
+    retry_after : float, optional
+        From ``x-acs-retry-after``.
+    credentials_source : str, optional
+        Named in authentication errors, so an expired token says where it came from.
+    """
+    body = body or {}
+    code = _str_or_none(body.get("Code"))
+    message = _str_or_none(body.get("Message")) or (f"HTTP {status}" if status else "error answer")
+    cls = _error_class(code, status)
+    if issubclass(cls, AuthenticationError) and credentials_source:
+        message = f"{message} [credentials from {credentials_source}]"
+    return cls(
+        message,
+        code=code or (f"HTTP{status}" if status else None),
+        request_id=_str_or_none(body.get("RequestId")),
+        http_status=status,
+        recommend=_str_or_none(body.get("Recommend")),
+        action=action,
+        retry_after=retry_after,
+    )
+
+
+def _str_or_none(value: Any) -> str | None:
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+# --------------------------------------------------------------------------- responses
+
+
+def parse_response(
+    action: str,
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    credentials_source: str | None = None,
+) -> dict[str, Any]:
+    """Decode an answer; return the JSON object of a success or raise the matching error.
+
+    Raises
+    ------
+    ApiError
+        The body carries an error ``Code`` (whatever the status), or the status is an error.
+    InvalidResponseError
+        Empty, truncated or non-JSON body, or a redirect.
+    """
+    retry_after = parse_retry_after(headers.get("x-acs-retry-after"))
+    if 300 <= status < 400:
+        raise InvalidResponseError(
+            f"the endpoint answered with a redirect to {headers.get('location', '?')!r}; "
+            "redirects are not followed (the signature must not go to another host)",
+            code="UnexpectedRedirect",
+            http_status=status,
+            action=action,
+        )
+    data: Any = None
+    if body:
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            data = None
+    if not isinstance(data, dict):
+        if status >= 400:
+            # An error page from a proxy or load balancer: classify by status.
+            error = classify_error(status, None, action=action, retry_after=retry_after)
+            if type(error) is not ApiError:
+                raise error
+        raise InvalidResponseError(
+            f"the answer is not a JSON object ({_describe_body(body)})",
+            code="InvalidResponse",
+            http_status=status,
+            action=action,
+            retry_after=retry_after,
+        )
+    if status >= 400 or (data.get("Code") and not _has_payload(action, data)):
+        raise classify_error(
+            status, data, action=action, retry_after=retry_after, credentials_source=credentials_source
+        )
+    return data
+
+
+_PAYLOAD_KEYS = {
+    "GetPackageJob": "PackageJob",
+    "ListPackageJobs": "PackageJobList",
+    "SubmitPackageJob": "JobId",
+}
+
+
+def _has_payload(action: str, data: Mapping[str, Any]) -> bool:
+    key = _PAYLOAD_KEYS.get(action)
+    return key is None or key in data
+
+
+def _describe_body(body: bytes) -> str:
+    if not body:
+        return "empty body"
+    return f"{len(body)} bytes starting {body[:60]!r}"
+
+
+def parse_package_job(data: Mapping[str, Any], job_id: str | None = None) -> PackageJob:
+    """The ``PackageJob`` of a GetPackageJob answer; checks it is the job asked for.
+
+    Raises
+    ------
+    InvalidResponseError
+        No ``PackageJob`` object, or one with another ``JobId``.
+    """
+    raw = data.get("PackageJob")
+    if not isinstance(raw, dict):
+        raise InvalidResponseError(
+            "the answer has no PackageJob object",
+            code="InvalidResponse",
+            request_id=_str_or_none(data.get("RequestId")),
+            action="GetPackageJob",
+        )
+    job = PackageJob.from_api(raw)
+    if job_id is not None and job.job_id is not None and job.job_id.strip() != job_id.strip():
+        raise InvalidResponseError(
+            f"asked for job {job_id!r} but the answer holds job {job.job_id!r}",
+            code="JobIdMismatch",
+            request_id=_str_or_none(data.get("RequestId")),
+            action="GetPackageJob",
+        )
+    return job
+
+
+def parse_page(data: Mapping[str, Any]) -> tuple[list[PackageJob], str | None]:
+    """The jobs and the ``NextPageToken`` (None on the last page) of a ListPackageJobs answer."""
+    page = data.get("PackageJobList")
+    if page is None:
+        return [], None
+    if not isinstance(page, dict):
+        raise InvalidResponseError(
+            "PackageJobList is not an object",
+            code="InvalidResponse",
+            request_id=_str_or_none(data.get("RequestId")),
+            action="ListPackageJobs",
+        )
+    items = page.get("PackageJobs") or []
+    if isinstance(items, dict):  # some gateways wrap lists: {"PackageJob": [...]}
+        items = items.get("PackageJob") or []
+    if not isinstance(items, list):
+        items = []
+    jobs = [PackageJob.from_api(item) for item in items if isinstance(item, dict)]
+    return jobs, _str_or_none(page.get("NextPageToken"))
+
+
+def parse_job_id(data: Mapping[str, Any]) -> str:
+    """The ``JobId`` of a SubmitPackageJob answer."""
+    job_id = _str_or_none(data.get("JobId"))
+    if job_id is None:
+        raise InvalidResponseError(
+            "the answer has no JobId",
+            code="InvalidResponse",
+            request_id=_str_or_none(data.get("RequestId")),
+            action="SubmitPackageJob",
+        )
+    return job_id
+
+
+def format_time(value: datetime | str) -> str:
+    """A ListPackageJobs time bound: UTC ``yyyy-MM-ddTHH:mm:ssZ`` (strings pass unchanged)."""
+    if isinstance(value, str):
+        return value.strip()
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --------------------------------------------------------------------------- retries
+
+
+def is_retryable(error: IceError) -> bool:
+    """Whether an error may succeed when sent again (ignoring the attempt budget)."""
+    if isinstance(error, (ThrottlingError, ServerError)):
+        return True
+    if isinstance(error, TransportError):
+        return error.code not in _NOT_RETRIED_TRANSPORT
+    return isinstance(error, ApiError) and error.code == "SignatureNonceUsed"
+
+
+def should_retry(
+    error: IceError, attempt: int, max_retries: int = DEFAULT_MAX_RETRIES, *, nonce_retried: bool = False
+) -> bool:
+    """Whether to send again after ``error`` ended attempt number ``attempt`` (1-based).
+
+    Throttling, server errors and transport failures (connection, timeout, bad body) are
+    retried up to ``max_retries`` times; ``SignatureNonceUsed`` once; everything else
+    (authentication, permission, parameters, not found) never.
+    """
+    if attempt > max_retries or not is_retryable(error):
+        return False
+    return not (error.code == "SignatureNonceUsed" and nonce_retried)
+
+
+def retry_delay(
+    attempt: int,
+    retry_after: float | None = None,
+    rng: Callable[[], float] = random.random,
+    *,
+    base: float = 0.1,
+    cap: float = 8.0,
+) -> float:
+    """Seconds to wait before the retry that follows failed attempt ``attempt`` (1-based).
+
+    Exponential backoff with full jitter: uniform in ``[0, min(cap, base * 2**(attempt-1))]``;
+    when the server sent ``x-acs-retry-after``, at least that long (plus up to 10% jitter, so
+    that clients told the same value do not return together).
+    """
+    ceiling = min(cap, base * (2 ** max(attempt - 1, 0)))
+    delay = rng() * ceiling
+    if retry_after is not None and retry_after > 0:
+        delay = max(delay, retry_after * (1.0 + 0.1 * rng()))
+    return delay
+
+
+# --------------------------------------------------------------------------- adaptive rate
+
+
+class AdaptiveRate:
+    """An AIMD send-rate controller shared by every request of one client.
+
+    Unlimited until the first throttled answer. Then the rate is set a little below the
+    throughput that was accepted just before, lowered multiplicatively (``decrease``, gentler
+    than halving) once per round trip while throttling continues, and raised additively
+    while requests wait for it: quickly back towards the rate of the last throttle, slowly
+    (``probe`` of that rate per second) near and beyond it. A batch so converges on the
+    account's limit with few throttled answers. Pure: every method takes ``now``.
+
+    Parameters
+    ----------
+    decrease : float
+        Factor applied to the rate on a throttle (0 < decrease < 1).
+    probe : float
+        Growth per second, as a fraction of the last throttled rate, near that rate.
+    recover : float
+        Growth per second, as a fraction of the last throttled rate, well below it.
+    window : float
+        Seconds over which accepted throughput is measured.
+    min_rate, max_rate : float
+        Bounds of the rate (requests per second).
+    """
+
+    def __init__(
+        self,
+        *,
+        decrease: float = 0.85,
+        probe: float = 0.02,
+        recover: float = 0.25,
+        window: float = 1.0,
+        min_rate: float = 0.5,
+        max_rate: float = 100_000.0,
+    ) -> None:
+        if not 0 < decrease < 1:
+            raise ValueError("decrease must be between 0 and 1")
+        self.decrease = decrease
+        self.probe = probe
+        self.recover = recover
+        self.window = window
+        self.min_rate = min_rate
+        self.max_rate = max_rate
+        self.rate: float | None = None  # requests per second; None = unlimited
+        self.ceiling: float | None = None  # the rate at the last throttle
+        self.throttles = 0
+        self.decreases = 0
+        self._next_at = 0.0
+        self._last_decrease = -math.inf
+        self._last_growth = 0.0
+        self._waited_until = -math.inf
+        self._accepted: deque[float] = deque()
+        self._first_seen: float | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        rate = "unlimited" if self.rate is None else f"{self.rate:.1f}/s"
+        return f"AdaptiveRate(rate={rate}, throttles={self.throttles}, decreases={self.decreases})"
+
+    def acquire(self, now: float) -> float:
+        """Reserve a send slot; return how many seconds to wait before sending (0 = now)."""
+        with self._lock:
+            rate = self.rate
+            if rate is None:
+                return 0.0
+            start = self._next_at if self._next_at > now else now
+            self._next_at = start + 1.0 / rate
+            delay = start - now
+            if delay > 0:
+                self._waited_until = start + 1.0
+            return delay
+
+    def _grow(self, now: float) -> None:
+        rate = self.rate
+        if rate is None:
+            return
+        elapsed = now - self._last_growth
+        self._last_growth = now
+        if elapsed <= 0 or now > self._waited_until:
+            return  # not limited by the rate: no evidence that more would pass
+        ceiling = self.ceiling or rate
+        fraction = self.recover if rate < 0.9 * ceiling else self.probe
+        self.rate = min(self.max_rate, rate + fraction * ceiling * min(elapsed, 1.0))
+
+    def on_success(self, now: float, sent_at: float | None = None) -> None:
+        """Record an accepted answer (any answer that was not throttled)."""
+        with self._lock:
+            if self._first_seen is None:
+                self._first_seen = now
+            accepted = self._accepted
+            accepted.append(now)
+            horizon = now - self.window
+            while accepted and accepted[0] < horizon:
+                accepted.popleft()
+            self._grow(now)
+
+    def on_throttle(self, now: float, sent_at: float | None = None) -> None:
+        """Record a throttled answer to a request sent at ``sent_at``; lower the rate.
+
+        Throttles of requests sent before the last decrease do not lower it again: they
+        were sent at the old rate.
+        """
+        with self._lock:
+            self.throttles += 1
+            if self._first_seen is None:
+                self._first_seen = now
+            if sent_at is not None and sent_at < self._last_decrease:
+                return
+            if self.rate is None:
+                horizon = now - self.window
+                accepted = sum(1 for t in self._accepted if t >= horizon)
+                span = max(min(self.window, now - self._first_seen), 0.05)
+                measured = accepted / span if accepted else self.min_rate * 4
+                base = measured
+            else:
+                base = self.rate
+            self.ceiling = base
+            self.rate = max(self.min_rate, min(self.max_rate, base * self.decrease))
+            self.decreases += 1
+            self._last_decrease = now
+            self._last_growth = now
+            self._next_at = max(self._next_at, now)
+            self._waited_until = now + 1.0
+
+
+# --------------------------------------------------------------------------- calls
+
+
+@dataclass
+class ClientStats:
+    """Counters of one client: ``requests`` sent, ``retries``, ``throttled`` answers, ``errors`` raised."""
+
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    errors: int = 0
+    by_code: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The counters as a plain dict."""
+        return {
+            "requests": self.requests,
+            "retries": self.retries,
+            "throttled": self.throttled,
+            "errors": self.errors,
+            "by_code": dict(self.by_code),
+        }
+
+
+T = TypeVar("T")
+
+
+class Call(Generic[T]):
+    """One API call across its attempts; the front ends drive it::
+
+    call = Call(...)
+    while True:
+        sleep(call.wait(now()))
+        request = call.request(credential)
+        try:
+            status, headers, body = send(request)
+        except <transport failure> as exc:
+            delay = call.failed(now(), mapped_error)   # raises when not retried
+        else:
+            done, value, delay = call.answered(now(), status, headers, body)
+            if done: return value
+        sleep(delay)
+    """
+
+    __slots__ = (
+        "_rng",
+        "action",
+        "attempt",
+        "builder",
+        "credentials_source",
+        "max_retries",
+        "nonce_retried",
+        "params",
+        "parse",
+        "rate",
+        "sent_at",
+        "stats",
+    )
+
+    def __init__(
+        self,
+        action: str,
+        params: Mapping[str, str],
+        parse: Callable[[dict[str, Any]], T],
+        *,
+        builder: RequestBuilder,
+        rate: AdaptiveRate,
+        stats: ClientStats,
+        max_retries: int,
+        credentials_source: str | None = None,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.action = action
+        self.params = params
+        self.parse = parse
+        self.builder = builder
+        self.rate = rate
+        self.stats = stats
+        self.max_retries = max_retries
+        self.credentials_source = credentials_source
+        self.attempt = 0
+        self.nonce_retried = False
+        self.sent_at = 0.0
+        self._rng = rng
+
+    def wait(self, now: float) -> float:
+        """Seconds to wait for the shared rate before the next attempt."""
+        return self.rate.acquire(now)
+
+    def request(self, credential: Credential, now: float) -> PreparedRequest:
+        """A freshly signed request (new nonce and date) for the next attempt."""
+        self.attempt += 1
+        self.sent_at = now
+        self.stats.requests += 1
+        return self.builder.build(self.action, self.params, credential)
+
+    def answered(
+        self, now: float, status: int, headers: Mapping[str, str], body: bytes
+    ) -> tuple[bool, Any, float]:
+        """Handle an answer: ``(True, value, 0)`` or ``(False, None, delay)`` to retry; raises otherwise."""
+        try:
+            data = parse_response(
+                self.action, status, headers, body, credentials_source=self.credentials_source
+            )
+            value = self.parse(data)
+        except IceError as error:
+            return False, None, self.failed(now, error)
+        self.rate.on_success(now, self.sent_at)
+        return True, value, 0.0
+
+    def failed(self, now: float, error: IceError) -> float:
+        """Handle a failed attempt: return the delay before retrying, or raise ``error``."""
+        stats = self.stats
+        code = error.code or type(error).__name__
+        stats.by_code[code] = stats.by_code.get(code, 0) + 1
+        if isinstance(error, ThrottlingError):
+            stats.throttled += 1
+            self.rate.on_throttle(now, self.sent_at)
+        elif isinstance(error, ApiError):
+            self.rate.on_success(now, self.sent_at)  # the server accepted the request rate
+        if not should_retry(error, self.attempt, self.max_retries, nonce_retried=self.nonce_retried):
+            stats.errors += 1
+            if self.attempt > 1 and is_retryable(error):
+                error.message = f"{error.message} (gave up after {self.attempt} attempts)"
+                error.args = (error.message,)
+            raise error
+        if error.code == "SignatureNonceUsed":
+            self.nonce_retried = True
+        stats.retries += 1
+        delay = retry_delay(self.attempt, error.retry_after, self._rng)
+        logger.debug(
+            "ice_widgets: %s attempt %d failed with %s; retrying in %.2f s",
+            self.action,
+            self.attempt,
+            code,
+            delay,
+        )
+        return delay
