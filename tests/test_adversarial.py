@@ -1,0 +1,182 @@
+"""The client, list paging and fetch_jobs against servers that answer wrongly on purpose.
+
+Each misbehaviour (``tests/_badserver.py``) must give a clear exception, or a clear
+per-row error in a frame, within a bounded time and a bounded number of requests: nothing
+is retried forever, nothing is followed to another host with the signature, and list
+paging notices a token that repeats. The server counts the requests it receives, so the
+bounds are measured, not assumed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+from _badserver import BadServer
+
+from ice_widgets import AsyncClient, Client, IceError
+from ice_widgets._errors import (
+    ApiError,
+    InvalidParameterError,
+    InvalidResponseError,
+    RequestTimeoutError,
+    ServerError,
+    TransportError,
+)
+
+SECRET = "adversarial-SECRET-7c1e9b2f-do-not-leak"
+KEY_ID = "LTAIadversarialKey01"
+TIMEOUT = 0.5
+RETRIES = 2
+#: Far above what TIMEOUT x (RETRIES + 1) plus backoff needs, far below the stall (60 s).
+BOUND_S = 20.0
+JOB = "0123456789abcdef0123456789abcdef"
+
+# mode -> (the error class expected, whether it may be retried)
+CASES: dict[str, tuple[type[IceError], bool]] = {
+    "error_200": (InvalidParameterError, False),
+    "error_200_retryable": (ServerError, True),
+    "no_job": (InvalidResponseError, True),
+    "html": (InvalidResponseError, True),
+    "empty": (InvalidResponseError, True),
+    "huge_garbage": (InvalidResponseError, True),
+    "wrong_id": (InvalidResponseError, True),
+    "redirect": (InvalidResponseError, False),
+    "redirect_same_host": (InvalidResponseError, False),
+    "silent": (RequestTimeoutError, True),
+    "headers_then_nothing": (TransportError, True),
+    "trickle": (TransportError, True),
+    "drop": (TransportError, True),
+    "truncated": (TransportError, True),
+}
+
+
+def make_client(server: BadServer, **kw: Any) -> Client:
+    return Client(
+        endpoint=server.endpoint,
+        access_key_id=KEY_ID,
+        access_key_secret=SECRET,
+        timeout=kw.pop("timeout", TIMEOUT),
+        max_retries=kw.pop("max_retries", RETRIES),
+        **kw,
+    )
+
+
+def make_async_client(server: BadServer) -> AsyncClient:
+    return AsyncClient(
+        endpoint=server.endpoint,
+        access_key_id=KEY_ID,
+        access_key_secret=SECRET,
+        timeout=TIMEOUT,
+        max_retries=RETRIES,
+    )
+
+
+def check_error(error: IceError, expected: type[IceError], server: BadServer, retried: bool) -> None:
+    assert isinstance(error, expected), f"{type(error).__name__}: {error}"
+    text = str(error)
+    assert text and "\n" not in text, "one readable line"
+    assert error.code, "every error carries a code"
+    assert SECRET not in text and SECRET not in repr(error)
+    # Bounded: the first attempt plus at most RETRIES retries, and none for a non-retryable answer.
+    assert 1 <= server.request_count <= (RETRIES + 1 if retried else 1)
+
+
+def test_control_case_answers() -> None:
+    """The harness itself: a correct server gives a correct job in one request."""
+    with BadServer("ok") as server, make_client(server) as client:
+        job = client.get_package_job(JOB)
+        assert job.job_id == JOB and job.status == "Success"
+        assert server.request_count == 1
+        assert SECRET not in server.requests[0].raw
+
+
+@pytest.mark.parametrize("mode", sorted(CASES))
+def test_get_package_job_sync(mode: str) -> None:
+    expected, retried = CASES[mode]
+    with BadServer(mode) as server, make_client(server) as client:
+        started = time.monotonic()
+        with pytest.raises(IceError) as info:
+            client.get_package_job(JOB)
+        elapsed = time.monotonic() - started
+        check_error(info.value, expected, server, retried)
+        assert elapsed < BOUND_S, f"{mode} took {elapsed:.1f} s"
+
+
+@pytest.mark.parametrize("mode", sorted(CASES))
+def test_get_package_job_async(mode: str) -> None:
+    expected, retried = CASES[mode]
+
+    async def run() -> IceError:
+        async with make_async_client(server) as client:
+            with pytest.raises(IceError) as info:
+                await client.get_package_job(JOB)
+            return info.value
+
+    with BadServer(mode) as server:
+        started = time.monotonic()
+        error = asyncio.run(asyncio.wait_for(run(), 120))
+        elapsed = time.monotonic() - started
+        check_error(error, expected, server, retried)
+        assert elapsed < BOUND_S, f"{mode} took {elapsed:.1f} s"
+
+
+def test_huge_valid_answer_is_parsed_or_refused_cleanly() -> None:
+    """A 1 MB but valid answer for the right job: parsed whole, the right job."""
+    with BadServer("huge_json") as server, make_client(server) as client:
+        job = client.get_package_job(JOB)
+        assert job.job_id == JOB
+        assert job.message is not None and len(job.message) == 1024 * 1024
+        assert server.request_count == 1
+
+
+@pytest.mark.parametrize("mode", ["redirect"])
+def test_redirect_never_reaches_the_other_host(mode: str) -> None:
+    with BadServer(mode) as server, make_client(server) as client:
+        assert server.other is not None
+        with pytest.raises(IceError) as info:
+            client.get_package_job(JOB)
+        assert info.value.code == "UnexpectedRedirect"
+        assert server.other.request_count == 0, "a request was sent to the redirect target"
+        assert server.other.connections == 0
+        # The first server saw a signed request; it is the only place the signature went.
+        assert "authorization" in server.requests[0].headers
+
+
+@pytest.mark.parametrize("mode", ["repeat_token", "cycle_token"])
+def test_list_paging_detects_a_repeating_token(mode: str) -> None:
+    with BadServer(mode) as server, make_client(server) as client:
+        started = time.monotonic()
+        with pytest.raises(InvalidResponseError) as info:
+            for _ in client.list_package_jobs():
+                assert server.request_count < 50, "paging did not stop"
+        assert info.value.code == "RepeatedPageToken"
+        assert "\n" not in str(info.value)
+        assert server.request_count <= 3
+        assert time.monotonic() - started < BOUND_S
+
+
+@pytest.mark.parametrize("mode", ["repeat_token", "cycle_token"])
+def test_async_list_paging_detects_a_repeating_token(mode: str) -> None:
+    async def run() -> None:
+        async with make_async_client(server) as client:
+            with pytest.raises(InvalidResponseError):
+                async for _ in client.list_package_jobs():
+                    assert server.request_count < 50, "paging did not stop"
+
+    with BadServer(mode) as server:
+        asyncio.run(asyncio.wait_for(run(), 60))
+        assert server.request_count <= 3
+
+
+def test_error_body_under_200_keeps_its_code_and_request_id() -> None:
+    with BadServer("error_200") as server, make_client(server) as client:
+        with pytest.raises(ApiError) as info:
+            client.get_package_job(JOB)
+        error = info.value
+        assert error.code == "InvalidParameter.Weird"
+        assert error.request_id and error.request_id in str(error)
+        assert error.recommend
+        assert server.request_count == 1
