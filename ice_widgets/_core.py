@@ -198,10 +198,12 @@ class RequestBuilder:
     user_agent : str, optional
     """
 
-    __slots__ = ("_base_url", "_constant", "_host", "endpoint")
+    __slots__ = ("_base_url", "_constant", "_host", "clock", "endpoint")
 
     def __init__(self, endpoint: str, *, user_agent: str = USER_AGENT) -> None:
         self.endpoint = endpoint
+        #: The wall clock that dates requests (``x-acs-date``); tests shift it to fake clock skew.
+        self.clock: Callable[[], float] = time.time
         self._host = endpoint.split("://", 1)[1]
         self._base_url = endpoint + "/?"
         self._constant = [
@@ -226,7 +228,7 @@ class RequestBuilder:
             "host": self._host,
             "x-acs-action": action,
             "x-acs-content-sha256": EMPTY_SHA256,
-            "x-acs-date": _utc_stamp(time.time() if now is None else now),
+            "x-acs-date": _utc_stamp(self.clock() if now is None else now),
             "x-acs-signature-nonce": nonce or os.urandom(16).hex(),
             "x-acs-version": API_VERSION,
         }
