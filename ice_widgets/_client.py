@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
@@ -64,6 +64,12 @@ def _too_large(action: str, size: int | str) -> InvalidResponseError:
         f"the answer is larger than {MAX_BODY_BYTES} bytes ({size}); refused",
         code="ResponseTooLarge",
         action=action,
+    )
+
+
+def _too_slow(action: str, timeout: float) -> RequestTimeoutError:
+    return RequestTimeoutError(
+        f"the answer took longer than {timeout:g} s to arrive in full", code="Timeout", action=action
     )
 
 
@@ -307,6 +313,7 @@ class Client(_BaseClient):
             max_retries=max_retries,
         )
         self._http = httpx.Client(transport=transport, **self._httpx_options())
+        self._sleep: Callable[[float], object] = time.sleep  # replaced in tests to record delays
 
     def __enter__(self) -> Client:
         return self
@@ -325,6 +332,7 @@ class Client(_BaseClient):
 
     def _send(self, prepared: PreparedRequest) -> tuple[int, httpx.Headers, bytes]:
         request = httpx.Request("POST", prepared.url, headers=prepared.headers)
+        deadline = time.monotonic() + self.timeout
         try:
             response = self._http.send(request, stream=True, follow_redirects=False)
             try:
@@ -335,6 +343,8 @@ class Client(_BaseClient):
                     total += len(chunk)
                     if total > MAX_BODY_BYTES:
                         raise _too_large(prepared.action, f"over {total}")
+                    if time.monotonic() > deadline:
+                        raise _too_slow(prepared.action, self.timeout)
                     chunks.append(chunk)
             finally:
                 response.close()
@@ -351,7 +361,7 @@ class Client(_BaseClient):
         while True:
             wait = call.wait(clock())
             if wait > 0:
-                time.sleep(wait)
+                self._sleep(wait)
             prepared = call.request(credentials.get(), clock())
             try:
                 status, headers, body = self._send(prepared)
@@ -362,7 +372,7 @@ class Client(_BaseClient):
                 if done:
                     return value
             if delay > 0:
-                time.sleep(delay)
+                self._sleep(delay)
 
     def get_package_job(self, job_id: str) -> PackageJob:
         """Fetch one packaging job (GetPackageJob).
@@ -466,6 +476,7 @@ class AsyncClient(_BaseClient):
             max_retries=max_retries,
         )
         self._http = httpx.AsyncClient(transport=transport, **self._httpx_options())
+        self._sleep: Callable[[float], Awaitable[object]] = asyncio.sleep  # replaced in tests
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -484,6 +495,7 @@ class AsyncClient(_BaseClient):
 
     async def _send(self, prepared: PreparedRequest) -> tuple[int, httpx.Headers, bytes]:
         request = httpx.Request("POST", prepared.url, headers=prepared.headers)
+        deadline = time.monotonic() + self.timeout
         try:
             response = await self._http.send(request, stream=True, follow_redirects=False)
             try:
@@ -494,6 +506,8 @@ class AsyncClient(_BaseClient):
                     total += len(chunk)
                     if total > MAX_BODY_BYTES:
                         raise _too_large(prepared.action, f"over {total}")
+                    if time.monotonic() > deadline:
+                        raise _too_slow(prepared.action, self.timeout)
                     chunks.append(chunk)
             finally:
                 await response.aclose()
@@ -510,7 +524,7 @@ class AsyncClient(_BaseClient):
         while True:
             wait = call.wait(clock())
             if wait > 0:
-                await asyncio.sleep(wait)
+                await self._sleep(wait)
             prepared = call.request(credentials.get(), clock())
             try:
                 status, headers, body = await self._send(prepared)
@@ -521,7 +535,7 @@ class AsyncClient(_BaseClient):
                 if done:
                     return value
             if delay > 0:
-                await asyncio.sleep(delay)
+                await self._sleep(delay)
 
     async def get_package_job(self, job_id: str) -> PackageJob:
         """Fetch one packaging job (GetPackageJob); see :meth:`Client.get_package_job`."""
