@@ -1,0 +1,195 @@
+"""JobCard: one packaging job at a glance, built from ipywidgets' core widgets only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+
+from ice_widgets._errors import IceError
+from ice_widgets._models import PackageJob
+from ice_widgets.widgets import _render
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ice_widgets._client import Client
+
+__all__ = ["JobCard", "default_client"]
+
+
+def default_client(client: Any = None, **options: Any) -> Any:
+    """``client`` if given, else a new :class:`~ice_widgets._client.Client` from the environment."""
+    if client is not None:
+        return client
+    from ice_widgets._client import Client
+
+    return Client(**{k: v for k, v in options.items() if v is not None})
+
+
+def _error_of(exc: BaseException) -> tuple[str, str]:
+    if isinstance(exc, IceError):
+        return exc.code or type(exc).__name__, str(exc.message)
+    return type(exc).__name__, str(exc)
+
+
+class JobCard(widgets.VBox):
+    """One ICE packaging job: status badge, fields, failure details and a Refresh button.
+
+    Parameters
+    ----------
+    job_or_id : PackageJob or str
+        A job already fetched, or a job ID to fetch now with ``client``.
+    client : Client, optional
+        Used to fetch and refresh; by default one is made from the environment when needed.
+    error : (code, message), optional
+        The job could not be fetched (used by :class:`JobsView` for rows that failed).
+    stale : str, optional
+        Why the last refresh failed; the card is marked stale.
+
+    Notes
+    -----
+    Displayed in a notebook it is a live widget; saved notebooks, nbviewer and consoles get
+    the same card as static HTML and as text (see :meth:`_repr_mimebundle_`).
+    """
+
+    def __init__(
+        self,
+        job_or_id: PackageJob | str,
+        *,
+        client: Client | None = None,
+        error: tuple[str, str] | None = None,
+        stale: str | None = None,
+    ) -> None:
+        self._client = client
+        self._owns_client = False
+        self._error = error
+        self._stale = stale
+        self._fetched_at: datetime | None = None
+        if isinstance(job_or_id, PackageJob):
+            self._job = job_or_id
+        elif isinstance(job_or_id, str):
+            self._job = PackageJob(job_id=job_or_id.strip())
+        else:
+            raise TypeError(f"JobCard needs a PackageJob or a job ID, not {type(job_or_id).__name__}")
+
+        self._html = widgets.HTML(layout=widgets.Layout(width="100%"))
+        self._id_text = widgets.Text(
+            value=self._job.job_id or "",
+            description="Job ID",
+            tooltip="Select and copy the job ID",
+            layout=widgets.Layout(width="28em"),
+        )
+        self._id_text.observe(self._keep_id, names="value")  # read-only: edits are undone
+        self._refresh_button = widgets.Button(
+            description="Refresh",
+            icon="refresh",
+            tooltip="Fetch this job again",
+            layout=widgets.Layout(width="auto"),
+        )
+        self._refresh_button.on_click(lambda _button: self.refresh())
+        self._note = widgets.HTML()
+        controls = widgets.HBox([self._id_text, self._refresh_button, self._note])
+        super().__init__([self._html, controls])
+        self.add_class("ice-jobcard")
+        if isinstance(job_or_id, str) and error is None:
+            self.refresh()
+        else:
+            self._render()
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def job(self) -> PackageJob:
+        """The job as last fetched."""
+        return self._job
+
+    @property
+    def error(self) -> tuple[str, str] | None:
+        """``(code, message)`` when the job could not be fetched at all, else None."""
+        return self._error
+
+    @property
+    def stale(self) -> str | None:
+        """Why the last refresh failed while an earlier fetch succeeded, else None."""
+        return self._stale
+
+    def _keep_id(self, change: dict[str, Any]) -> None:
+        if change["new"] != (self._job.job_id or ""):
+            self._id_text.value = self._job.job_id or ""
+
+    def _render(self) -> None:
+        self._html.value = _render.card_html(self._job, error=self._error, stale=self._stale)
+        if self._fetched_at is not None:
+            self._note.value = f'<span class="ice-muted">fetched {self._fetched_at:%H:%M:%S} UTC</span>'
+
+    # ------------------------------------------------------------------ actions
+
+    def _get_client(self) -> Any:
+        if self._client is None:
+            self._client = default_client()
+            self._owns_client = True
+        return self._client
+
+    def refresh(self) -> PackageJob:
+        """Fetch the job again with the client and redraw; errors are shown, not raised.
+
+        Returns
+        -------
+        PackageJob
+            The job now shown (the previous one if the refresh failed).
+        """
+        if not self._job.job_id:
+            self._error = ("InvalidJobId", "no job ID to fetch")
+            self._render()
+            return self._job
+        self._refresh_button.disabled = True
+        try:
+            job = self._get_client().get_package_job(self._job.job_id)
+        except Exception as exc:  # shown in the card; a widget callback must not raise
+            error = _error_of(exc)
+            if self._job.status is None:  # never fetched: nothing to show but the error
+                self._error = error
+            else:  # keep the last good job, visibly stale
+                self._stale = f"{error[0]}: {error[1]}"
+        else:
+            self._job, self._error, self._stale = job, None, None
+            self._fetched_at = datetime.now(UTC)
+        finally:
+            self._refresh_button.disabled = False
+        self._render()
+        return self._job
+
+    def close(self) -> None:
+        """Close the widget (and the client it made itself)."""
+        if self._owns_client and self._client is not None:
+            try:
+                self._client.close()
+            except Exception:
+                pass
+            self._client = None
+        super().close()
+
+    # ------------------------------------------------------------------ display
+
+    def to_html(self) -> str:
+        """The card as static HTML (what saved notebooks show)."""
+        return _render.card_html(self._job, error=self._error, stale=self._stale)
+
+    def to_text(self) -> str:
+        """The card as plain text."""
+        return _render.card_text(self._job, error=self._error, stale=self._stale)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+        data = super()._repr_mimebundle_(**kwargs) or {}
+        data["text/plain"] = self.to_text()
+        data["text/html"] = self.to_html()
+        return data
+
+    def __repr__(self) -> str:
+        job = self._job
+        state = (
+            "stale"
+            if self._stale
+            else (f"error={self._error[0]!r}" if self._error else f"status={job.status!r}")
+        )
+        return f"JobCard(job_id={job.job_id!r}, {state}, name={_render.clip(job.name, 60)!r})"

@@ -1,0 +1,863 @@
+"""Pure functions: PackageJob records and job frames -> escaped static HTML and plain text.
+
+Nothing here imports ipywidgets: the same functions build the live widgets' HTML and the
+static ``text/html`` / ``text/plain`` fallbacks saved in notebooks.
+
+Safety rules, applied in one place (:func:`esc`, :func:`url_html`):
+
+* every string that comes from the API is cut to a display length, stripped of control
+  characters and escaped with ``html.escape(quote=True)`` before it reaches HTML;
+* only ``http://`` and ``https://`` URLs become links, always with
+  ``rel="noopener noreferrer" target="_blank"``; anything else (``oss://``, ``javascript:``,
+  ``data:``...) is shown as selectable text;
+* the markup contains no script and no event handler; styling is one ``<style>`` block with
+  classes prefixed ``ice-``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ice_widgets._models import FINISHED_STATUSES, KNOWN_STATUSES, Media, PackageJob
+
+__all__ = [
+    "STYLE",
+    "TABLE_COLUMNS",
+    "Summary",
+    "badge_html",
+    "card_html",
+    "card_text",
+    "clip",
+    "esc",
+    "filter_positions",
+    "format_duration",
+    "format_time",
+    "job_from_row",
+    "safe_url",
+    "sort_positions",
+    "status_kind",
+    "summarize",
+    "summary_html",
+    "summary_text",
+    "table_html",
+    "table_text",
+    "triage",
+    "triage_html",
+    "url_html",
+    "view_html",
+    "view_text",
+]
+
+_UTC = UTC
+
+#: Longest text shown for one field in a card; the rest is cut with a note.
+CARD_LIMIT = 2_000
+#: Longest text shown in one table cell.
+CELL_LIMIT = 120
+#: Longest UserData shown (pretty-printed) in a card.
+USER_DATA_LIMIT = 8_000
+
+# C0/C1 control characters except tab and newline: terminal escapes, NUL, BEL...
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Characters that make a URL unsafe to link whatever its scheme says.
+_URL_BAD = re.compile(r"[\x00-\x20\x7f-\x9f\"'<>`\\]")
+
+STYLE = """<style>
+.ice-root{font-family:var(--jp-ui-font-family,system-ui,sans-serif);font-size:13px;\
+color:var(--jp-ui-font-color1,inherit);line-height:1.4}
+.ice-card{border:1px solid rgba(127,127,127,.35);border-radius:6px;padding:8px 12px;max-width:60em}
+.ice-head{display:flex;gap:8px;align-items:center;flex-wrap:wrap;margin-bottom:6px}
+.ice-name{font-weight:600;font-size:14px;overflow-wrap:anywhere;unicode-bidi:isolate}
+.ice-badge{display:inline-block;border-radius:10px;padding:1px 8px;font-size:12px;font-weight:600;\
+color:#fff;white-space:nowrap}
+.ice-status-success{background:#1a7f37}.ice-status-fail{background:#cf222e}
+.ice-status-running{background:#0969da}.ice-status-unknown{background:#6e7781}
+.ice-status-error{background:#9a6700}
+.ice-stale{border:1px dashed #9a6700;color:#9a6700;border-radius:4px;padding:0 4px;font-size:12px}
+.ice-error{border-left:4px solid #cf222e;background:rgba(207,34,46,.1);padding:4px 8px;margin:6px 0}
+.ice-error code{font-weight:700}
+.ice-kv,.ice-table{border-collapse:collapse}
+.ice-kv th{text-align:left;font-weight:600;padding:2px 12px 2px 0;vertical-align:top;white-space:nowrap}
+.ice-kv td{padding:2px 0;overflow-wrap:anywhere;unicode-bidi:isolate}
+.ice-table th,.ice-table td{border-bottom:1px solid rgba(127,127,127,.25);padding:3px 8px;\
+text-align:left;vertical-align:top}
+.ice-table th{font-weight:600}.ice-table td{max-width:28em;overflow-wrap:anywhere;unicode-bidi:isolate}
+.ice-copy{user-select:all;font-family:var(--jp-code-font-family,monospace);font-size:12px}
+.ice-muted{opacity:.7;font-size:12px}
+.ice-pre{white-space:pre-wrap;overflow-wrap:anywhere;max-height:20em;overflow:auto;margin:0;\
+font-family:var(--jp-code-font-family,monospace);font-size:12px}
+.ice-strip{display:flex;gap:14px;flex-wrap:wrap;align-items:center;margin:4px 0}
+.ice-section{font-weight:600;margin:10px 0 4px}
+.ice-chart{max-width:100%;background:#fff}
+</style>"""
+
+# --------------------------------------------------------------------------- text helpers
+
+
+def _missing(value: Any) -> bool:
+    """True for None, NaN, NaT and pd.NA (lists and arrays are never missing)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    if isinstance(value, (np.datetime64, np.timedelta64)):
+        return bool(np.isnat(value))
+    return False
+
+
+def clip(value: Any, limit: int) -> str:
+    """``value`` as display text: control characters replaced, cut to ``limit`` characters.
+
+    Returns the empty string for missing values. The cut is noted in the text
+    (``… (+N chars)``) so a shortened value never looks complete.
+    """
+    if _missing(value):
+        return ""
+    text = _CONTROL.sub("\ufffd", str(value))
+    if len(text) > limit:
+        text = f"{text[:limit]}… (+{len(text) - limit:,} chars)"
+    return text
+
+
+def esc(value: Any, limit: int = CARD_LIMIT) -> str:
+    """Clip and HTML-escape ``value`` (quotes included); missing values give ``""``."""
+    return html.escape(clip(value, limit), quote=True)
+
+
+def safe_url(value: Any) -> str | None:
+    """Return ``value`` if it is an absolute http(s) URL safe to put in ``href``, else None.
+
+    The check is strict: no whitespace or control characters anywhere (``java\\tscript:``),
+    no quotes or angle brackets, a scheme of exactly ``http`` or ``https`` and a host.
+    """
+    if not isinstance(value, str) or len(value) > 4_096 or _URL_BAD.search(value):
+        return None
+    lower = value.lower()
+    for prefix in ("http://", "https://"):
+        if lower.startswith(prefix):
+            host = value[len(prefix) :].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+            return value if host and not host.startswith("@") else None
+    return None
+
+
+def url_html(value: Any, limit: int = CARD_LIMIT) -> str:
+    """A link for an http(s) URL; any other value as selectable text (one click selects it)."""
+    if _missing(value):
+        return '<span class="ice-muted">—</span>'
+    url = safe_url(value)
+    if url is not None:
+        return (
+            f'<a class="ice-link" href="{html.escape(url, quote=True)}" rel="noopener noreferrer" '
+            f'target="_blank">{esc(url, limit)}</a>'
+        )
+    return f'<span class="ice-copy" title="select to copy">{esc(value, limit)}</span>'
+
+
+def format_duration(value: timedelta | pd.Timedelta | None) -> str:
+    """A duration in words: ``"850 ms"``, ``"42 s"``, ``"5 min 30 s"``, ``"2 h 5 min"``, ``"3 d 4 h"``."""
+    if value is None or _missing(value):
+        return "—"
+    seconds = value.total_seconds()
+    if not math.isfinite(seconds) or seconds < 0:
+        return "—"
+    if seconds < 1:
+        return f"{round(seconds * 1000)} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s" if seconds < 10 and not float(seconds).is_integer() else f"{int(seconds)} s"
+    total = int(seconds)
+    days, rest = divmod(total, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+
+
+def format_time(value: datetime | pd.Timestamp | None) -> tuple[str, str]:
+    """``(local, utc)`` texts of an aware time: local in the kernel's time zone, with its offset.
+
+    ``("2026-01-01 08:05:00 CST (UTC+08:00)", "2026-01-01 00:05:00 UTC")``; both ``"—"``
+    when the time is missing.
+    """
+    if value is None or _missing(value):
+        return "—", "—"
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_UTC)
+    utc = value.astimezone(_UTC)
+    local = utc.astimezone()
+    utc_text = f"{utc:%Y-%m-%d %H:%M:%S} UTC"
+    offset = local.strftime("%z")
+    if offset in ("", "+0000"):
+        return utc_text, utc_text
+    zone = local.tzname() or ""
+    zone = "" if zone.startswith(("+", "-")) else f" {zone}"
+    return f"{local:%Y-%m-%d %H:%M:%S}{zone} (UTC{offset[:3]}:{offset[3:]})", utc_text
+
+
+def _time_html(value: Any) -> str:
+    local, utc = format_time(value)
+    if local == "—":
+        return '<span class="ice-muted">—</span>'
+    if local == utc:
+        return f'<span class="ice-time" title="{utc}">{utc}</span>'
+    return (
+        f'<span class="ice-time" title="{utc}">{html.escape(local)}</span> '
+        f'<span class="ice-muted">· {utc}</span>'
+    )
+
+
+def _short_time(value: Any) -> str:
+    """Compact local time for table cells, UTC in the title."""
+    local, utc = format_time(value)
+    if local == "—":
+        return '<span class="ice-muted">—</span>'
+    return f'<span title="{utc}">{html.escape(local[:19])}</span>'
+
+
+# --------------------------------------------------------------------------- status
+
+
+_KIND_LABEL = {
+    "success": "✓",
+    "fail": "✗",
+    "running": "●",
+    "unknown": "?",
+    "error": "⚠",
+}
+
+
+def status_kind(status: Any, *, fetch_error: bool = False) -> str:
+    """``success``, ``fail``, ``running`` (Init), ``error`` (fetch failed) or ``unknown``."""
+    if fetch_error and _missing(status):
+        return "error"
+    if status == "Success":
+        return "success"
+    if status == "Fail":
+        return "fail"
+    if status == "Init":
+        return "running"
+    return "unknown"
+
+
+def status_label(status: Any, *, fetch_error: bool = False) -> str:
+    """Plain text of a status with its symbol: ``"✓ Success"``, ``"● Init (running)"``."""
+    kind = status_kind(status, fetch_error=fetch_error)
+    if kind == "error":
+        return "⚠ fetch error"
+    if kind == "running":
+        return "● Init (running)"
+    if _missing(status):
+        return "? unknown"
+    return f"{_KIND_LABEL[kind]} {clip(status, 40)}"
+
+
+def badge_html(status: Any, *, fetch_error: bool = False) -> str:
+    """A coloured status badge with text (classes ``ice-badge ice-status-<kind>``)."""
+    kind = status_kind(status, fetch_error=fetch_error)
+    label = html.escape(status_label(status, fetch_error=fetch_error), quote=True)
+    return f'<span class="ice-badge ice-status-{kind}" title="{label}">{label}</span>'
+
+
+def stale_html(reason: str | None) -> str:
+    """The visible mark of a row whose last refresh failed (reason on hover)."""
+    if reason is None:
+        return ""
+    return f'<span class="ice-stale" title="{esc(reason, 300)}">⚠ stale</span>'
+
+
+# --------------------------------------------------------------------------- job card
+
+
+def _media_html(media: Media | None) -> str:
+    if media is None:
+        return '<span class="ice-muted">—</span>'
+    kind = f'<span class="ice-muted">{esc(media.type, 40)}</span> ' if media.type else ""
+    return kind + url_html(media.media)
+
+
+def _user_data_html(value: str | None) -> str:
+    if value is None:
+        return '<span class="ice-muted">—</span>'
+    text = value
+    try:
+        parsed = json.loads(value)
+    except (TypeError, ValueError):
+        pass
+    else:
+        if isinstance(parsed, (dict, list)):
+            text = json.dumps(parsed, indent=2, ensure_ascii=False)
+    return f'<pre class="ice-pre">{esc(text, USER_DATA_LIMIT)}</pre>'
+
+
+def _duration_row(job: PackageJob, now: datetime | None) -> tuple[str, str]:
+    duration = job.duration
+    if duration is not None:
+        return "Duration", format_duration(duration)
+    elapsed = job.elapsed(now)
+    if elapsed is not None:
+        return "Elapsed", f"{format_duration(elapsed)} (running)"
+    return "Duration", "—"
+
+
+def card_html(
+    job: PackageJob,
+    *,
+    error: tuple[str, str] | None = None,
+    stale: str | None = None,
+    now: datetime | None = None,
+    style: bool = True,
+) -> str:
+    """The static HTML of one job.
+
+    Parameters
+    ----------
+    job : PackageJob
+        The job; only ``job_id`` is needed when ``error`` is given.
+    error : (code, message), optional
+        The job could not be fetched: shown instead of the job's fields that are unknown.
+    stale : str, optional
+        Why the last refresh failed: the card is marked stale, the fields are the last known.
+    now : datetime, optional
+        The time running jobs' elapsed time is measured to (default: now).
+    style : bool
+        Include the ``<style>`` block.
+    """
+    fetch_error = error is not None and job.status is None
+    kind = status_kind(job.status, fetch_error=fetch_error)
+    parts = [STYLE if style else "", f'<div class="ice-root ice-card ice-card-{kind}">']
+    title = esc(job.name, 300) if job.name else '<span class="ice-muted">(no name)</span>'
+    parts.append(
+        f'<div class="ice-head">{badge_html(job.status, fetch_error=fetch_error)}'
+        f'<span class="ice-name">{title}</span>{stale_html(stale)}</div>'
+    )
+    if error is not None:
+        parts.append(
+            f'<div class="ice-error">Could not fetch this job: <code>{esc(error[0], 200)}</code>'
+            f"<div>{esc(error[1])}</div></div>"
+        )
+    if job.is_failed or (job.code and job.status != "Success"):
+        parts.append(
+            f'<div class="ice-error">Code <code>{esc(job.code, 300) or "—"}</code>'
+            f'<div class="ice-msg">{esc(job.message) or "(no message)"}</div></div>'
+        )
+    label, duration = _duration_row(job, now)
+    rows: list[tuple[str, str]] = [
+        ("Job ID", f'<span class="ice-copy" title="select to copy">{esc(job.job_id, 200)}</span>'),
+        ("Status", badge_html(job.status, fetch_error=fetch_error)),
+        ("Trigger source", esc(job.trigger_source, 200) or "—"),
+        (
+            "Pipeline",
+            f'<span class="ice-copy">{esc(job.pipeline_id, 200)}</span>' if job.pipeline_id else "—",
+        ),
+        ("Priority", str(job.priority) if job.priority is not None else "—"),
+        ("Submitted", _time_html(job.submit_time)),
+        ("Finished", _time_html(job.finish_time)),
+        (label, html.escape(duration)),
+    ]
+    if job.inputs:
+        items = "".join(f"<li>{_media_html(m)}</li>" for m in job.inputs[:50])
+        more = f'<li class="ice-muted">… {len(job.inputs) - 50} more</li>' if len(job.inputs) > 50 else ""
+        rows.append(("Inputs", f'<ol style="margin:0;padding-left:1.4em">{items}{more}</ol>'))
+    else:
+        rows.append(("Inputs", '<span class="ice-muted">—</span>'))
+    rows.append(("Output", _media_html(job.output)))
+    rows.append(("Output URL", url_html(job.output_url)))
+    if job.message and not job.is_failed and not job.code:
+        rows.append(("Message", esc(job.message)))
+    rows.append(("User data", _user_data_html(job.user_data)))
+    rows.append(("Created", _time_html(job.create_time)))
+    rows.append(("Modified", _time_html(job.modified_time)))
+    parts.append('<table class="ice-kv">')
+    parts.extend(f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in rows)
+    parts.append("</table></div>")
+    return "".join(parts)
+
+
+def card_text(
+    job: PackageJob,
+    *,
+    error: tuple[str, str] | None = None,
+    stale: str | None = None,
+    now: datetime | None = None,
+) -> str:
+    """A readable plain-text card (for consoles and ``text/plain``)."""
+    fetch_error = error is not None and job.status is None
+    head = f"{status_label(job.status, fetch_error=fetch_error)}  {clip(job.name, 200) or '(no name)'}"
+    if stale is not None:
+        head += f"  [stale: {clip(stale, 200)}]"
+    lines = [head, f"  Job ID:     {clip(job.job_id, 200)}"]
+    if error is not None:
+        lines.append(f"  Fetch error: {clip(error[0], 200)}: {clip(error[1], 500)}")
+    if job.is_failed or (job.code and job.status != "Success"):
+        lines.append(f"  Code:       {clip(job.code, 300) or '—'}")
+        lines.append(f"  Message:    {clip(job.message, 500) or '—'}")
+    if job.trigger_source or job.pipeline_id or job.priority is not None:
+        lines.append(
+            f"  Trigger:    {clip(job.trigger_source, 100) or '—'}"
+            f"   Pipeline: {clip(job.pipeline_id, 100) or '—'}"
+            f"   Priority: {job.priority if job.priority is not None else '—'}"
+        )
+    for name, value in (("Submitted", job.submit_time), ("Finished", job.finish_time)):
+        if value is not None:
+            local, utc = format_time(value)
+            lines.append(f"  {name + ':':<11} {local}" + (f"  ({utc})" if local != utc else ""))
+    label, duration = _duration_row(job, now)
+    lines.append(f"  {label + ':':<11} {duration}")
+    for media in job.inputs[:10]:
+        lines.append(f"  Input:      {clip(media.media, 300)}")
+    if job.output is not None:
+        lines.append(f"  Output:     {clip(job.output.media, 300)}")
+    if job.output_url:
+        lines.append(f"  Output URL: {clip(job.output_url, 300)}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- frame rows
+
+
+def _row_value(row: Mapping[Any, Any], name: str) -> Any:
+    value = row.get(name)
+    return None if _missing(value) else value
+
+
+def job_from_row(row: Mapping[Any, Any]) -> tuple[PackageJob, tuple[str, str] | None]:
+    """A frame row (a mapping of column -> value) back to ``(PackageJob, fetch error or None)``."""
+
+    def text(name: str) -> str | None:
+        value = _row_value(row, name)
+        return None if value is None else str(value)
+
+    def time(name: str) -> datetime | None:
+        value = _row_value(row, name)
+        if value is None:
+            return None
+        return pd.Timestamp(value).to_pydatetime()
+
+    inputs_value = row.get("input_media")
+    inputs: tuple[Media, ...] = ()
+    if isinstance(inputs_value, (list, tuple, np.ndarray)):
+        inputs = tuple(Media(None, str(m)) for m in inputs_value if not _missing(m))
+    output = text("output_media")
+    priority = _row_value(row, "priority")
+    job = PackageJob(
+        job_id=text("job_id"),
+        name=text("name"),
+        status=text("status"),
+        trigger_source=text("trigger_source"),
+        priority=int(priority) if priority is not None else None,
+        pipeline_id=text("pipeline_id"),
+        inputs=inputs,
+        output=Media(None, output) if output is not None else None,
+        output_url=text("output_url"),
+        code=text("code"),
+        message=text("message"),
+        user_data=text("user_data"),
+        submit_time=time("submit_time"),
+        finish_time=time("finish_time"),
+        create_time=time("create_time"),
+        modified_time=time("modified_time"),
+    )
+    code = text("error_code")
+    error = (code, text("error_message") or "") if code is not None else None
+    return job, error
+
+
+# --------------------------------------------------------------------------- summary
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Counts and duration statistics of a job frame.
+
+    Attributes
+    ----------
+    total : int
+        Rows.
+    counts : dict
+        Rows per status, in display order (Init, Success, Fail, then unknown statuses),
+        only statuses present; fetch errors under ``"error"``.
+    success_rate : float or None
+        Success / (Success + Fail); None when nothing has finished.
+    p50, p90, max : timedelta or None
+        Duration statistics of finished jobs.
+    """
+
+    total: int
+    counts: dict[str, int] = field(default_factory=dict)
+    success_rate: float | None = None
+    p50: pd.Timedelta | None = None
+    p90: pd.Timedelta | None = None
+    max: pd.Timedelta | None = None
+
+    @property
+    def finished(self) -> int:
+        return sum(n for s, n in self.counts.items() if s in FINISHED_STATUSES)
+
+
+#: Key used in :attr:`Summary.counts` for rows whose fetch failed.
+ERROR_KEY = "error"
+
+
+def summarize(frame: pd.DataFrame) -> Summary:
+    """Counts per status, success rate and duration p50/p90/max, all vectorised."""
+    total = len(frame)
+    counts: dict[str, int] = {}
+    if total:
+        status = frame["status"]
+        vc = status.value_counts(sort=False, dropna=True)
+        order = [s for s in KNOWN_STATUSES if s in vc.index] + [
+            s for s in vc.index if s not in KNOWN_STATUSES
+        ]
+        for s in order:
+            if int(vc[s]):
+                counts[str(s)] = int(vc[s])
+        errors = int((status.isna() & frame["error_code"].notna()).sum())
+        if errors:
+            counts[ERROR_KEY] = errors
+        missing = int((status.isna() & frame["error_code"].isna()).sum())
+        if missing:
+            counts["unknown"] = counts.get("unknown", 0) + missing
+    success, fail = counts.get("Success", 0), counts.get("Fail", 0)
+    rate = success / (success + fail) if success + fail else None
+    p50 = p90 = top = None
+    if total:
+        durations = frame["duration"].dropna()
+        if len(durations):
+            values = durations.to_numpy(dtype="m8[ns]").astype(np.int64)
+            q50, q90 = np.percentile(values, [50, 90])
+            p50, p90 = pd.Timedelta(int(q50), "ns"), pd.Timedelta(int(q90), "ns")
+            top = pd.Timedelta(int(values.max()), "ns")
+    return Summary(total, counts, rate, p50, p90, top)
+
+
+def _count_label(status: str) -> str:
+    if status == ERROR_KEY:
+        return "⚠ fetch error"
+    return status_label(status)
+
+
+def summary_html(summary: Summary, *, style: bool = False) -> str:
+    """The summary strip: badges with counts, success rate, durations."""
+    parts = [
+        STYLE if style else "",
+        f'<div class="ice-root ice-strip"><strong>{summary.total:,} jobs</strong>',
+    ]
+    for status, n in summary.counts.items():
+        kind = "error" if status == ERROR_KEY else status_kind(status)
+        label = html.escape(_count_label(status), quote=True)
+        parts.append(f'<span class="ice-badge ice-status-{kind}" title="{label}">{label}: {n:,}</span>')
+    rate = "—" if summary.success_rate is None else f"{summary.success_rate:.1%}"
+    parts.append(f"<span>success rate <strong>{rate}</strong></span>")
+    parts.append(
+        f'<span class="ice-muted">duration p50 {format_duration(summary.p50)} · p90 '
+        f"{format_duration(summary.p90)} · max {format_duration(summary.max)}</span></div>"
+    )
+    return "".join(parts)
+
+
+def summary_text(summary: Summary) -> str:
+    """The summary strip as one or two lines of text."""
+    counts = ", ".join(f"{_count_label(s)}: {n:,}" for s, n in summary.counts.items()) or "no jobs"
+    rate = "—" if summary.success_rate is None else f"{summary.success_rate:.1%}"
+    return (
+        f"{summary.total:,} jobs ({counts}); success rate {rate}; duration p50 "
+        f"{format_duration(summary.p50)}, p90 {format_duration(summary.p90)}, "
+        f"max {format_duration(summary.max)}"
+    )
+
+
+# --------------------------------------------------------------------------- filter and sort
+
+
+def filter_positions(
+    frame: pd.DataFrame, *, status: str | None = None, text: str | None = None
+) -> np.ndarray:
+    """Row positions matching a status (``"error"`` for fetch errors) and a text (ID, name, codes).
+
+    Vectorised; the text match is a case-insensitive substring match, not a regex.
+    """
+    mask = np.ones(len(frame), dtype=bool)
+    if status:
+        column = frame["status"]
+        if status == ERROR_KEY:
+            mask &= (column.isna() & frame["error_code"].notna()).to_numpy()
+        elif status == "unknown" and "unknown" not in set(column.cat.categories):
+            mask &= (column.isna() & frame["error_code"].isna()).to_numpy()
+        else:
+            mask &= (column == status).fillna(False).to_numpy(dtype=bool)
+    needle = (text or "").strip()
+    if needle:
+        hit = np.zeros(len(frame), dtype=bool)
+        for name in ("job_id", "name", "code", "error_code"):
+            hit |= frame[name].str.contains(needle, case=False, regex=False, na=False).to_numpy(dtype=bool)
+        mask &= hit
+    return np.flatnonzero(mask)
+
+
+def sort_positions(
+    frame: pd.DataFrame, positions: np.ndarray, column: str | None, ascending: bool
+) -> np.ndarray:
+    """``positions`` reordered by ``column`` (missing values last); stable."""
+    if not column or column not in frame.columns or len(positions) < 2:
+        return positions
+    values = frame[column].iloc[positions]
+    if values.dtype == object:  # lists of media
+        values = values.map(lambda v: ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v))
+    elif isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype("string")
+    order = (
+        values.reset_index(drop=True)
+        .sort_values(ascending=ascending, na_position="last", kind="stable")
+        .index.to_numpy()
+    )
+    return positions[order]
+
+
+# --------------------------------------------------------------------------- table
+
+#: Columns of the job table, (frame column, heading).
+TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("status", "Status"),
+    ("name", "Name"),
+    ("job_id", "Job ID"),
+    ("submit_time", "Submitted"),
+    ("duration", "Duration"),
+    ("priority", "Priority"),
+    ("trigger_source", "Trigger"),
+    ("code", "Code"),
+    ("output_url", "Output"),
+)
+
+
+def _row_cells(row: Mapping[Any, Any], stale: str | None, now: datetime | None) -> list[str]:
+    fetch_error = _row_value(row, "error_code") is not None
+    status = _row_value(row, "status")
+    duration = _row_value(row, "duration")
+    if duration is not None:
+        duration_text = format_duration(duration)
+    else:
+        elapsed = _row_value(row, "elapsed")
+        duration_text = f"{format_duration(elapsed)} (running)" if elapsed is not None else "—"
+    code = _row_value(row, "code")
+    if fetch_error:
+        code_html = (
+            f'<span class="ice-stale" title="{esc(row.get("error_message"), 300)}">'
+            f"{esc(row.get('error_code'), 80)}</span>"
+        )
+    elif code is not None:
+        code_html = f'<code title="{esc(row.get("message"), 300)}">{esc(code, 80)}</code>'
+    else:
+        code_html = ""
+    priority = _row_value(row, "priority")
+    return [
+        badge_html(status, fetch_error=fetch_error) + stale_html(stale),
+        esc(row.get("name"), CELL_LIMIT),
+        f'<span class="ice-copy">{esc(row.get("job_id"), 80)}</span>',
+        _short_time(row.get("submit_time")),
+        html.escape(duration_text),
+        str(priority) if priority is not None else "",
+        esc(row.get("trigger_source"), 40),
+        code_html,
+        url_html(_row_value(row, "output_url"), CELL_LIMIT)
+        if _row_value(row, "output_url") is not None
+        else "",
+    ]
+
+
+def table_html(
+    page: pd.DataFrame,
+    *,
+    start: int = 0,
+    total: int | None = None,
+    stale: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+    style: bool = False,
+) -> str:
+    """One page of the job table (only these rows are rendered).
+
+    Parameters
+    ----------
+    page : DataFrame
+        The rows to show (already filtered, sorted and sliced).
+    start : int
+        Position of the page's first row among the filtered rows (for the row numbers).
+    total : int, optional
+        Number of filtered rows, for the caption.
+    stale : mapping of job ID -> reason, optional
+        Rows whose last refresh failed.
+    """
+    stale = stale or {}
+    total = len(page) if total is None else total
+    head = "".join(f"<th>{title}</th>" for _, title in TABLE_COLUMNS)
+    rows = []
+    for i, record in enumerate(page.to_dict("records")):
+        job_id = record.get("job_id")
+        reason = stale.get(job_id) if isinstance(job_id, str) else None
+        cells = "".join(f"<td>{c}</td>" for c in _row_cells(record, reason, now))
+        rows.append(f'<tr><td class="ice-muted">{start + i + 1:,}</td>{cells}</tr>')
+    if not rows:
+        rows.append(f'<tr><td colspan="{len(TABLE_COLUMNS) + 1}" class="ice-muted">No jobs match.</td></tr>')
+    end = start + len(page)
+    caption = f"rows {start + 1:,}–{end:,} of {total:,}" if len(page) else f"0 of {total:,} rows"
+    return (
+        f'{STYLE if style else ""}<div class="ice-root"><table class="ice-table">'
+        f'<caption class="ice-muted" style="text-align:left">{caption}</caption>'
+        f"<thead><tr><th>#</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
+def table_text(page: pd.DataFrame, *, start: int = 0, total: int | None = None) -> str:
+    """One page of the table as aligned text."""
+    total = len(page) if total is None else total
+    lines = []
+    for i, record in enumerate(page.to_dict("records")):
+        fetch_error = _row_value(record, "error_code") is not None
+        label = status_label(_row_value(record, "status"), fetch_error=fetch_error)
+        duration = format_duration(_row_value(record, "duration"))
+        code = clip(record.get("error_code") if fetch_error else record.get("code"), 40)
+        lines.append(
+            f"{start + i + 1:>6}  {label[:18]:<18} {clip(record.get('job_id'), 40):<34} "
+            f"{duration:>12}  {clip(record.get('name'), 40)}{'  ' + code if code else ''}"
+        )
+    lines.append(f"        (rows {start + 1 if len(page) else 0:,}–{start + len(page):,} of {total:,})")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- failure triage
+
+
+def triage(frame: pd.DataFrame, *, limit: int = 50) -> pd.DataFrame:
+    """Failed jobs and fetch errors grouped by code and message, most frequent first.
+
+    Returns a DataFrame with columns ``kind`` (``"job failed"`` or ``"fetch error"``),
+    ``code``, ``message``, ``count`` and ``example_job_id``, at most ``limit`` rows.
+    """
+    pieces = []
+    failed = frame[(frame["status"] == "Fail").fillna(False).to_numpy(dtype=bool)]
+    if len(failed):
+        pieces.append(("job failed", failed[["code", "message", "job_id"]]))
+    errors = frame[(frame["status"].isna() & frame["error_code"].notna()).to_numpy(dtype=bool)]
+    if len(errors):
+        part = errors[["error_code", "error_message", "job_id"]].rename(
+            columns={"error_code": "code", "error_message": "message"}
+        )
+        pieces.append(("fetch error", part))
+    out = []
+    for kind, part in pieces:
+        grouped = (
+            part.fillna({"code": "", "message": ""})
+            .groupby(["code", "message"], sort=False, observed=True)["job_id"]
+            .agg(["size", "first"])
+            .reset_index()
+            .rename(columns={"size": "count", "first": "example_job_id"})
+        )
+        grouped.insert(0, "kind", kind)
+        out.append(grouped)
+    if not out:
+        return pd.DataFrame({"kind": [], "code": [], "message": [], "count": [], "example_job_id": []})
+    result = pd.concat(out, ignore_index=True).sort_values("count", ascending=False, kind="stable")
+    return result.head(limit).reset_index(drop=True)
+
+
+def triage_html(table: pd.DataFrame, *, style: bool = False) -> str:
+    """The failure triage table; an empty table says there are no failures."""
+    if not len(table):
+        return f'{STYLE if style else ""}<div class="ice-root ice-muted">No failed jobs.</div>'
+    rows = []
+    for record in table.to_dict("records"):
+        kind = "error" if record["kind"] == "fetch error" else "fail"
+        rows.append(
+            f'<tr><td><span class="ice-badge ice-status-{kind}">{html.escape(record["kind"])}</span></td>'
+            f"<td><code>{esc(record['code'], 120) or '—'}</code></td>"
+            f"<td>{esc(record['message'], 400) or '—'}</td>"
+            f"<td>{int(record['count']):,}</td>"
+            f'<td><span class="ice-copy">{esc(record["example_job_id"], 80)}</span></td></tr>'
+        )
+    return (
+        f'{STYLE if style else ""}<div class="ice-root"><table class="ice-table"><thead><tr><th>Kind</th>'
+        f"<th>Code</th><th>Message</th><th>Jobs</th><th>Example job</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
+def triage_text(table: pd.DataFrame) -> str:
+    """The failure triage as text lines."""
+    if not len(table):
+        return "No failed jobs."
+    return "\n".join(
+        f"{int(r['count']):>7}  {r['kind']:<11} {clip(r['code'], 40) or '—'}: {clip(r['message'], 100)}"
+        for r in table.to_dict("records")
+    )
+
+
+# --------------------------------------------------------------------------- whole view
+
+
+def _img_html(png: bytes | None, alt: str) -> str:
+    if not png:
+        return ""
+    import base64
+
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img class="ice-chart" alt="{html.escape(alt, quote=True)}" src="data:image/png;base64,{data}">'
+
+
+def view_html(
+    *,
+    summary: Summary,
+    page: pd.DataFrame,
+    start: int,
+    total: int,
+    triage_table: pd.DataFrame,
+    charts: Sequence[tuple[str, bytes | None]] = (),
+    stale: Mapping[str, str] | None = None,
+    note: str | None = None,
+) -> str:
+    """The dashboard's static HTML: summary, first page, failure triage and charts."""
+    parts = [STYLE, '<div class="ice-root">', summary_html(summary)]
+    if note:
+        parts.append(f'<div class="ice-muted">{esc(note, 500)}</div>')
+    parts.append(table_html(page, start=start, total=total, stale=stale))
+    parts.append('<div class="ice-section">Failure triage</div>')
+    parts.append(triage_html(triage_table))
+    images = [_img_html(png, alt) for alt, png in charts]
+    if any(images):
+        parts.append('<div class="ice-section">Charts</div><div>')
+        parts.extend(images)
+        parts.append("</div>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def view_text(
+    *,
+    summary: Summary,
+    page: pd.DataFrame,
+    start: int,
+    total: int,
+    triage_table: pd.DataFrame,
+    note: str | None = None,
+    max_rows: int = 10,
+) -> str:
+    """The dashboard as readable text: summary, the first rows, the triage."""
+    parts = ["JobsView: " + summary_text(summary)]
+    if note:
+        parts.append(clip(note, 300))
+    parts.append(table_text(page.head(max_rows), start=start, total=total))
+    if len(triage_table):
+        parts.append("Failures:\n" + triage_text(triage_table.head(10)))
+    return "\n".join(parts)
