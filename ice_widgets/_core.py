@@ -344,7 +344,9 @@ def classify_error(
     code = _str_or_none(body.get("Code"))
     message = _str_or_none(body.get("Message")) or (f"HTTP {status}" if status else "error answer")
     cls = _error_class(code, status)
-    if issubclass(cls, AuthenticationError) and credentials_source:
+    if cls is ClockSkewError:
+        message = f"{message} Clock skew: this computer's clock is over 15 min off; correct the system time."
+    elif issubclass(cls, AuthenticationError) and credentials_source:
         message = f"{message} [credentials from {credentials_source}]"
     return cls(
         message,
@@ -575,6 +577,9 @@ class AdaptiveRate:
         Growth per second, as a fraction of the last throttled rate, near that rate.
     recover : float
         Growth per second, as a fraction of the last throttled rate, well below it.
+    accelerate : float
+        Relative growth per second once the rate is past the last throttled rate without
+        a new throttle (the limit has risen, or the first estimate was low).
     window : float
         Seconds over which accepted throughput is measured.
     min_rate, max_rate : float
@@ -587,6 +592,7 @@ class AdaptiveRate:
         decrease: float = 0.85,
         probe: float = 0.02,
         recover: float = 0.25,
+        accelerate: float = 0.5,
         window: float = 1.0,
         min_rate: float = 0.5,
         max_rate: float = 100_000.0,
@@ -596,6 +602,7 @@ class AdaptiveRate:
         self.decrease = decrease
         self.probe = probe
         self.recover = recover
+        self.accelerate = accelerate
         self.window = window
         self.min_rate = min_rate
         self.max_rate = max_rate
@@ -636,9 +643,15 @@ class AdaptiveRate:
         self._last_growth = now
         if elapsed <= 0 or now > self._waited_until:
             return  # not limited by the rate: no evidence that more would pass
+        elapsed = min(elapsed, 1.0)
         ceiling = self.ceiling or rate
-        fraction = self.recover if rate < 0.9 * ceiling else self.probe
-        self.rate = min(self.max_rate, rate + fraction * ceiling * min(elapsed, 1.0))
+        if rate < 0.95 * ceiling:  # well below the last limit: recover quickly
+            rate += self.recover * ceiling * elapsed
+        elif rate < 1.05 * ceiling:  # near it: probe slowly
+            rate += self.probe * ceiling * elapsed
+        else:  # past it without a throttle: the limit is higher, search multiplicatively
+            rate *= 1.0 + self.accelerate * elapsed
+        self.rate = min(self.max_rate, rate)
 
     def on_success(self, now: float, sent_at: float | None = None) -> None:
         """Record an accepted answer (any answer that was not throttled)."""

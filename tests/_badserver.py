@@ -146,6 +146,18 @@ async def error_200_retryable(server: BadServer, req: Request, writer: Writer) -
     return await _send(writer, 200, _json(body))
 
 
+async def api_error(server: BadServer, req: Request, writer: Writer) -> bool:
+    """The error ``server.error_code`` with HTTP ``server.error_status`` (auth, STS, clock codes)."""
+    body = {
+        "RequestId": _request_id(),
+        "HostId": "ice.cn-shanghai.aliyuncs.com",
+        "Code": server.error_code,
+        "Message": f"Specified {server.error_code} is not valid.",
+        "Recommend": "https://api.aliyun.com/troubleshoot",
+    }
+    return await _send(writer, server.error_status, _json(body), reason="Error")
+
+
 async def no_job(server: BadServer, req: Request, writer: Writer) -> bool:
     """HTTP 200 with valid JSON that has neither a job nor an error code."""
     return await _send(writer, 200, _json({"RequestId": _request_id()}))
@@ -262,6 +274,7 @@ MODES: dict[str, Behaviour] = {
         ok,
         error_200,
         error_200_retryable,
+        api_error,
         no_job,
         html,
         empty,
@@ -302,6 +315,8 @@ class BadServer:
         self.mode = mode
         self.max_stall = max_stall
         self.trickle_interval = trickle_interval
+        self.error_code = "InvalidSecurityToken.Expired"
+        self.error_status = 400
         self.requests: list[Request] = []
         self.connections = 0
         self.counter = itertools.count()
