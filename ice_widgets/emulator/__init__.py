@@ -5,12 +5,16 @@ See :class:`Emulator` (in-process, for tests) and ``python -m ice_widgets.emulat
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ice_widgets.emulator._server import Emulator, EmulatorProcess, main, serve, start_subprocess
 
 __all__ = [
     "DEFAULT_ACCESS_KEY_ID",
     "DEFAULT_ACCESS_KEY_SECRET",
     "Emulator",
+    "EmulatorProcess",
     "main",
     "serve",
     "start_subprocess",
@@ -23,7 +27,7 @@ DEFAULT_ACCESS_KEY_SECRET = "emulator-secret-not-for-production"
 
 
 def __getattr__(name: str) -> Any:
-    if name in {"Emulator", "serve", "main", "start_subprocess"}:
+    if name in {"Emulator", "EmulatorProcess", "serve", "main", "start_subprocess"}:
         from ice_widgets.emulator import _server
 
         return getattr(_server, name)

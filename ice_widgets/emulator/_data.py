@@ -1,0 +1,455 @@
+"""The emulator's job store: a deterministic seeded data set, paging and submitted jobs.
+
+Everything here is synchronous and runs on the server's event loop thread.
+Each job keeps its API dict and two pre-serialised JSON forms (the full object for
+GetPackageJob and the list item without ``OutputUrl`` for ListPackageJobs), so that
+answering a request costs a dictionary lookup and a byte join.
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import copy
+import hashlib
+import heapq
+import hmac
+import json
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ice_widgets.emulator.corpus import hostile_jobs
+
+__all__ = ["ApiError", "JobStore", "Listing", "format_time", "generate_jobs", "parse_api_time"]
+
+_UTC = UTC
+
+#: Error codes and messages that failed packaging jobs carry (real-looking, from ICE/MPS docs).
+FAIL_REASONS: tuple[tuple[str, str], ...] = (
+    ("InvalidParameter", "Resource content bad."),
+    ("PackageFailed", "Packaging failed: the segment durations of the inputs do not match."),
+    ("InvalidParameter.Input", "The input media has no video stream."),
+    ("InputFile.NotFound", "The specified input file does not exist in OSS."),
+    ("Output.AccessDenied", "Access to the output bucket was denied by its policy."),
+    ("InternalError", "The request processing has failed due to some unknown error."),
+    ("PackageFailed", "Packaging failed: the input bitrates are not aligned across renditions."),
+)
+
+_SHOWS = (
+    "evening-news",
+    "cooking-live",
+    "football-highlights",
+    "product-launch",
+    "webinar",
+    "concert",
+    "lecture",
+    "esports-final",
+    "travel-vlog",
+    "kids-cartoon",
+    "新闻联播",
+    "直播回放",
+)
+_PROFILES = ("hls-1080p", "hls-720p", "dash-4k", "dash-1080p", "hls-abr", "dash-abr", "cmaf-abr")
+_BUCKETS = ("media-prod-sh", "vod-assets-bj", "live-archive-hz", "customer-uploads-sg")
+_REGIONS = ("cn-shanghai", "cn-beijing", "cn-hangzhou", "ap-southeast-1")
+_RENDITIONS = ("1080p", "720p", "480p", "audio-en", "audio-zh")
+
+
+def format_time(ts: float) -> str:
+    """``yyyy-MM-ddTHH:mm:ssZ`` in UTC, the form ICE returns."""
+    return datetime.fromtimestamp(int(ts), _UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_api_time(value: str) -> float | None:
+    """Parse ``yyyy-MM-ddTHH:mm:ssZ`` (as the API takes it) to a POSIX timestamp, or None."""
+    try:
+        parsed = datetime.strptime(value.strip(), "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=_UTC).timestamp()
+
+
+def _hex32(rng: random.Random) -> str:
+    return f"{rng.getrandbits(128):032x}"
+
+
+def default_anchor(now: float | None = None) -> float:
+    """The default anchor of the seeded data set: midnight UTC today.
+
+    Seeded times are spread over the days before the anchor, so two emulators with the
+    same seed started on the same day serve identical data.
+    """
+    now = time.time() if now is None else now
+    return float(int(now // 86400) * 86400)
+
+
+def generate_jobs(count: int, seed: int, *, anchor: float, days: float = 7.0) -> list[dict[str, Any]]:
+    """Generate ``count`` realistic PackageJob dicts, deterministically from ``seed``.
+
+    The jobs come back in creation order (ascending ``CreateTime``). About 80 % succeed,
+    10 % fail with a real-looking ``Code``/``Message`` and 10 % are still ``Init``.
+    A few jobs reproduce documented quirks: a timestamp ending in ``"\\n"`` (as in the
+    API reference's own example) and a ``Priority`` sent as a string.
+    """
+    rng = random.Random(seed)
+    pipelines = [_hex32(rng) for _ in range(4)]
+    span = days * 86400.0
+    rows: list[tuple[float, dict[str, Any]]] = []
+    for index in range(count):
+        job_id = _hex32(rng)
+        roll = rng.random()
+        status = "Success" if roll < 0.8 else ("Fail" if roll < 0.9 else "Init")
+        window = (0.0, 3 * 3600.0) if status == "Init" else (3600.0, span)
+        created = anchor - rng.uniform(*window)
+        show = rng.choice(_SHOWS)
+        profile = rng.choice(_PROFILES)
+        name = f"{show}-{index:05d}-{profile}"
+        bucket = rng.choice(_BUCKETS)
+        region = rng.choice(_REGIONS)
+        day = format_time(created)[:10].replace("-", "/")
+        inputs = []
+        for rendition in rng.sample(_RENDITIONS, rng.randint(1, 3)):
+            if rng.random() < 0.9:
+                media = f"oss://{bucket}/source/{day}/{show}-{index:05d}/{rendition}.mp4"
+                inputs.append({"Input": {"Type": "OSS", "Media": media}})
+            else:
+                inputs.append({"Input": {"Type": "Media", "Media": _hex32(rng)}})
+        manifest = "master.mpd" if "dash" in profile else "master.m3u8"
+        out_path = f"packaged/{day}/{show}-{index:05d}/{profile}/{manifest}"
+        job: dict[str, Any] = {
+            "JobId": job_id,
+            "TriggerSource": rng.choices(("API", "WorkFlow", "Console"), (6, 3, 1))[0],
+            "Name": name,
+            "Inputs": inputs,
+            "Output": {"Type": "OSS", "Media": f"oss://{bucket}/{out_path}"},
+            "PipelineId": rng.choice(pipelines),
+            "Priority": rng.choices(range(1, 11), (1, 1, 2, 3, 4, 8, 3, 2, 1, 1))[0],
+            "Status": status,
+        }
+        submit = created + rng.choice((0, 0, 0, 1, 2))
+        create_s = format_time(created)
+        job["SubmitTime"] = format_time(submit)
+        if status == "Init":
+            modified = created
+        else:
+            duration = min(3600.0, max(2.0, rng.lognormvariate(5.0, 1.1)))
+            finish = submit + duration
+            modified = finish
+            job["FinishTime"] = format_time(finish)
+            if status == "Success":
+                scheme = "https" if rng.random() < 0.8 else "http"
+                job["OutputUrl"] = f"{scheme}://{bucket}.oss-{region}.aliyuncs.com/{out_path}"
+            else:
+                code, message = rng.choice(FAIL_REASONS)
+                job["Code"] = code
+                job["Message"] = message
+        if rng.random() < 0.3:
+            job["UserData"] = json.dumps(
+                {"project": show, "ticket": rng.randint(1000, 99999), "owner": rng.choice(("ops", "vod"))},
+                separators=(",", ":"),
+                ensure_ascii=False,
+            )
+        job["CreateTime"] = create_s
+        job["ModifiedTime"] = format_time(modified)
+        quirk = rng.random()
+        if quirk < 0.03:
+            job["CreateTime"] += "\n"
+            job["ModifiedTime"] += "\n"
+        elif quirk < 0.05:
+            job["Priority"] = str(job["Priority"])
+        rows.append((created, job))
+    rows.sort(key=lambda row: row[0])
+    return [job for _, job in rows]
+
+
+class ApiError(Exception):
+    """An error answer: HTTP status, ICE error code and message."""
+
+    def __init__(self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None):
+        super().__init__(f"{code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+@dataclass
+class _Job:
+    seq: int
+    created: float
+    data: dict[str, Any]
+    full: bytes = b""
+    item: bytes = b""
+
+    def serialise(self) -> None:
+        self.full = _dumps(self.data)
+        self.item = _dumps({k: v for k, v in self.data.items() if k != "OutputUrl"})
+
+    @property
+    def key(self) -> tuple[float, int]:
+        return (self.created, self.seq)
+
+
+@dataclass
+class Listing:
+    """One page of ListPackageJobs: the serialised items and the token for the next page."""
+
+    items: list[bytes]
+    next_token: str | None
+
+
+class JobStore:
+    """Jobs by ID, in creation order, with paging tokens and submitted-job progress.
+
+    Parameters
+    ----------
+    jobs, seed
+        Size and seed of the generated data set.
+    hostile
+        How many jobs carrying injection payloads (``corpus.hostile_jobs``) to add.
+    anchor
+        POSIX time the seeded times lead up to (default: midnight UTC today).
+    progress_seconds
+        How long a submitted job stays ``Init`` on average before it finishes.
+    """
+
+    def __init__(
+        self,
+        jobs: int = 1000,
+        seed: int = 1,
+        *,
+        hostile: int = 0,
+        anchor: float | None = None,
+        progress_seconds: float = 3.0,
+    ) -> None:
+        self.seed = seed
+        self.anchor = default_anchor() if anchor is None else anchor
+        self.progress_seconds = progress_seconds
+        self._jobs: dict[str, _Job] = {}
+        self._keys: list[tuple[float, int]] = []
+        self._by_key: dict[tuple[float, int], _Job] = {}
+        self._seq = 0
+        self._pending: list[tuple[float, int, str, str]] = []
+        self._submit_rng = random.Random(f"submit-{seed}")
+        self._token_key = hashlib.sha256(f"ice-emulator-token-{seed}".encode()).digest()
+        self.seeded_ids: list[str] = []
+        self.hostile_ids: list[str] = []
+        generated = generate_jobs(jobs, seed, anchor=self.anchor)
+        for data in generated:
+            self._insert(data)
+            self.seeded_ids.append(data["JobId"])
+        if hostile:
+            rng = random.Random(f"hostile-{seed}")
+            for data in hostile_jobs(hostile, seed=seed):
+                created = self.anchor - rng.uniform(3600, 6 * 86400)
+                data["CreateTime"] = data["SubmitTime"] = format_time(created)
+                data["FinishTime"] = data["ModifiedTime"] = format_time(created + 300)
+                if data["Status"] == "Init":
+                    del data["FinishTime"]
+                self._insert(data)
+                self.hostile_ids.append(data["JobId"])
+
+    # -- storage -----------------------------------------------------------------------------
+
+    def _insert(self, data: dict[str, Any], created: float | None = None) -> _Job:
+        job_id = str(data["JobId"])
+        if job_id in self._jobs:
+            raise ValueError(f"duplicate JobId {job_id}")
+        if created is None:
+            created = parse_api_time(str(data.get("CreateTime", ""))) or time.time()
+        job = _Job(self._seq, created, data)
+        self._seq += 1
+        job.serialise()
+        self._jobs[job_id] = job
+        bisect.insort(self._keys, job.key)
+        self._by_key[job.key] = job
+        return job
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+    def __contains__(self, job_id: object) -> bool:
+        return job_id in self._jobs
+
+    def ids(self) -> list[str]:
+        """All job IDs in creation order."""
+        return [self._by_key[key].data["JobId"] for key in self._keys]
+
+    def add(self, data: Mapping[str, Any]) -> str:
+        """Add a job dict as it is (it must carry a ``JobId``); returns the ID."""
+        if "JobId" not in data:
+            raise ValueError("a job needs a JobId")
+        return str(self._insert(copy.deepcopy(dict(data))).data["JobId"])
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        """A deep copy of the job's dict as it is served now, or None."""
+        self.advance()
+        job = self._jobs.get(job_id)
+        return None if job is None else copy.deepcopy(job.data)
+
+    def get_bytes(self, job_id: str) -> bytes | None:
+        """The serialised PackageJob for GetPackageJob, or None when there is no such job."""
+        if self._pending:
+            self.advance()
+        job = self._jobs.get(job_id)
+        return None if job is None else job.full
+
+    # -- submitted jobs ------------------------------------------------------------------------
+
+    def submit(
+        self,
+        inputs: list[Any],
+        output: Mapping[str, Any],
+        *,
+        name: str | None = None,
+        user_data: str | None = None,
+        pipeline_id: str | None = None,
+        priority: int | None = None,
+        now: float | None = None,
+    ) -> str:
+        """Create an ``Init`` job that finishes (Success or Fail) after a few seconds.
+
+        The outcome is drawn from the seed; a name or input containing ``force-fail``
+        always fails and one containing ``force-success`` always succeeds.
+        """
+        now = time.time() if now is None else now
+        rng = self._submit_rng
+        job_id = _hex32(rng)
+        while job_id in self._jobs:
+            job_id = _hex32(rng)
+        text = json.dumps([name, inputs], ensure_ascii=False)
+        if "force-fail" in text:
+            outcome = "Fail"
+        elif "force-success" in text:
+            outcome = "Success"
+        else:
+            outcome = "Success" if rng.random() < 0.85 else "Fail"
+        stamp = format_time(now)
+        data: dict[str, Any] = {
+            "JobId": job_id,
+            "TriggerSource": "API",
+            "Name": name if name is not None else "",
+            "Inputs": inputs,
+            "Output": dict(output),
+            "PipelineId": pipeline_id or "",
+            "Priority": priority if priority is not None else 6,
+            "Status": "Init",
+            "SubmitTime": stamp,
+        }
+        if user_data is not None:
+            data["UserData"] = user_data
+        data["CreateTime"] = stamp
+        data["ModifiedTime"] = stamp
+        job = self._insert(data, created=now)  # sub-second order among submitted jobs
+        delay = self.progress_seconds * rng.uniform(0.5, 1.5)
+        heapq.heappush(self._pending, (now + delay, job.seq, job_id, outcome))
+        return job_id
+
+    def advance(self, now: float | None = None) -> None:
+        """Finish the submitted jobs whose time has come."""
+        if not self._pending:
+            return
+        now = time.time() if now is None else now
+        while self._pending and self._pending[0][0] <= now:
+            due, _, job_id, outcome = heapq.heappop(self._pending)
+            job = self._jobs[job_id]
+            data = job.data
+            data["Status"] = outcome
+            data["FinishTime"] = format_time(due)
+            data["ModifiedTime"] = format_time(due)
+            if outcome == "Success":
+                media = str((data.get("Output") or {}).get("Media", ""))
+                path = media.split("://", 1)[-1]
+                bucket, _, key = path.partition("/")
+                data["OutputUrl"] = f"https://{bucket}.oss-cn-shanghai.aliyuncs.com/{key}"
+            else:
+                code, message = FAIL_REASONS[job.seq % len(FAIL_REASONS)]
+                data["Code"] = code
+                data["Message"] = message
+            # keep the documented key order: move the times to the end
+            for key in ("UserData", "CreateTime", "ModifiedTime"):
+                if key in data:
+                    data[key] = data.pop(key)
+            job.serialise()
+
+    @property
+    def pending(self) -> int:
+        """How many submitted jobs are still running."""
+        return len(self._pending)
+
+    # -- listing -------------------------------------------------------------------------------
+
+    def _token(self, order: str, key: tuple[float, int]) -> str:
+        payload = f"{order[0]}:{key[0]!r}:{key[1]}".encode()
+        mac = hmac.new(self._token_key, payload, hashlib.sha256).digest()[:9]
+        return base64.urlsafe_b64encode(payload + b"." + mac).decode("ascii")
+
+    def _untoken(self, token: str, order: str) -> tuple[float, int]:
+        bad = ApiError(400, "InvalidParameter", "The specified parameter NextPageToken is not valid.")
+        try:
+            raw = base64.urlsafe_b64decode(token.encode("ascii"))
+            payload, mac = raw[:-10], raw[-9:]
+            if raw[-10:-9] != b"." or not hmac.compare_digest(
+                mac, hmac.new(self._token_key, payload, hashlib.sha256).digest()[:9]
+            ):
+                raise bad
+            kind, created, seq = payload.decode("ascii").split(":")
+            if kind != order[0]:
+                raise bad
+            return (float(created), int(seq))
+        except (ValueError, UnicodeError) as exc:
+            raise bad from exc
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        job_id: str | None = None,
+        start: float | None = None,
+        end: float | None = None,
+        order: str = "CreateTimeDesc",
+        page_size: int = 20,
+        token: str | None = None,
+    ) -> Listing:
+        """One page of jobs matching the filters, in ``order``; see ListPackageJobs."""
+        if self._pending:
+            self.advance()
+        descending = order == "CreateTimeDesc"
+        keys = self._keys
+        lo = 0 if start is None else bisect.bisect_left(keys, (start, -1))
+        hi = len(keys) if end is None else bisect.bisect_right(keys, (end, float("inf")))
+        if token:
+            cursor = self._untoken(token, order)
+            if descending:
+                hi = min(hi, bisect.bisect_left(keys, cursor))
+            else:
+                lo = max(lo, bisect.bisect_right(keys, cursor))
+        items: list[_Job] = []
+        more = False
+        if job_id is not None:
+            job = self._jobs.get(job_id)
+            if job is not None and (status is None or job.data.get("Status") == status):
+                index = bisect.bisect_left(keys, job.key)
+                if lo <= index < hi:
+                    items.append(job)
+        else:
+            by_key = self._by_key
+            indices = range(hi - 1, lo - 1, -1) if descending else range(lo, hi)
+            for index in indices:
+                job = by_key[keys[index]]
+                if status is not None and job.data.get("Status") != status:
+                    continue
+                if len(items) == page_size:
+                    more = True
+                    break
+                items.append(job)
+        next_token = self._token(order, items[-1].key) if more and items else None
+        return Listing([job.item for job in items], next_token)
