@@ -214,6 +214,7 @@ class Stats:
     codes: Counter[str] = field(default_factory=Counter)
     actions: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
+    signatures: Counter[str] = field(default_factory=Counter)
     throttled: int = 0
     submitted: int = 0
 
@@ -232,6 +233,7 @@ class Stats:
             "actions": dict(self.actions),
             "faults": dict(self.faults),
             "faults_injected": self.faults_injected,
+            "signatures": dict(self.signatures),
             "throttled": self.throttled,
             "submitted": self.submitted,
         }
@@ -531,6 +533,7 @@ class _App:
         if not hmac.compare_digest(expected, signature):
             raise _api_error(400, "SignatureDoesNotMatch")
         self._check_nonce(headers["x-acs-signature-nonce"], settings, now)
+        self.stats.signatures["ACS3-HMAC-SHA256"] += 1
 
     def _verify_v1(self, req: _Request, params: dict[str, str], settings: Settings, now: float) -> None:
         for name in ("AccessKeyId", "SignatureNonce", "Timestamp", "SignatureMethod"):
@@ -544,6 +547,7 @@ class _App:
         if not hmac.compare_digest(expected.encode(), params["Signature"].encode()):
             raise _api_error(400, "SignatureDoesNotMatch")
         self._check_nonce(params["SignatureNonce"], settings, now)
+        self.stats.signatures["HMAC-SHA1"] += 1
 
     # -- actions ------------------------------------------------------------------------------
 
