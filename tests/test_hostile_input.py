@@ -212,20 +212,24 @@ def test_every_payload_through_the_table_summary_triage_and_view(benign_tags: se
             assert isinstance(text, str)
 
 
+class VisibleText(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
 def test_payloads_are_shown_as_text_not_dropped() -> None:
     """Escaping, not stripping: a payload's visible text survives in the card."""
     for index in (0, 4, 13, 23):  # script, img onerror, javascript:, quote breaking
         raw = HOSTILE[index]
         payload = INJECTION_PAYLOADS[index]
         document = _render.card_html(PackageJob.from_api(raw))
-        visible: list[str] = []
-
-        class Text(html.parser.HTMLParser):
-            def handle_data(self, data: str) -> None:
-                visible.append(data)
-
-        Text().feed(document)
-        assert payload.strip() in "".join(visible), f"payload {payload!r} is not shown as text"
+        text = VisibleText()
+        text.feed(document)
+        assert payload.strip() in "".join(text.parts), f"payload {payload!r} is not shown as text"
 
 
 def test_job_card_widget_state_and_mimebundle_are_safe(benign_tags: set[str]) -> None:
