@@ -734,6 +734,10 @@ class _Connection(asyncio.Protocol):
         except _HttpError as err:
             self.error = err
             self.buffer.clear()
+        except Exception as exc:  # never let a parsing bug kill the connection silently
+            print(f"ice emulator: cannot parse a request: {exc!r}", file=sys.stderr, flush=True)
+            self.error = _HttpError(400, "BadRequest", "The request could not be parsed.")
+            self.buffer.clear()
         self._pump()
 
     # -- parsing ------------------------------------------------------------------------------
@@ -780,7 +784,7 @@ class _Connection(asyncio.Protocol):
                     411, "LengthRequired", "Chunked bodies are not supported; send Content-Length."
                 )
             length_text = headers.get("content-length", "0")
-            if not length_text.isdigit():
+            if not (length_text.isascii() and length_text.isdigit() and len(length_text) <= 15):
                 raise _HttpError(400, "BadRequest", "The Content-Length header is not valid.")
             length = int(length_text)
             if length > MAX_BODY_BYTES:

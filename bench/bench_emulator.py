@@ -1,0 +1,122 @@
+"""How many signed GetPackageJob requests per second the emulator answers.
+
+Starts ``python -m ice_widgets.emulator`` in a child process (latency 0, no faults) and
+drives it from this process with a bounded load: ``--connections`` keep-alive
+connections, each sending fresh ACS3-HMAC-SHA256-signed GetPackageJob requests (new
+nonce and date every time, as a real client does) for ``--seconds`` after a short
+warm-up. Every answer is checked (status 200 and the JobId asked for). Prints the
+sustained requests per second; the target is at least 1,000.
+
+    .venv/bin/python bench/bench_emulator.py [--seconds 5] [--connections 16] [--jobs 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ice_widgets import _signing
+from ice_widgets.emulator import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, start_subprocess
+from ice_widgets.emulator._data import generate_jobs
+
+
+def build_request(host: str, job_id: str) -> bytes:
+    """One signed GetPackageJob request, as bytes on the wire."""
+    headers = {
+        "host": host,
+        "x-acs-action": "GetPackageJob",
+        "x-acs-version": "2020-11-09",
+        "x-acs-date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "x-acs-signature-nonce": os.urandom(16).hex(),
+        "x-acs-content-sha256": _signing.EMPTY_SHA256,
+    }
+    query = {"JobId": job_id}
+    auth = _signing.authorization_v3(
+        DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, "POST", "/", query, headers
+    )
+    lines = [f"POST /?{_signing.canonical_query(query)} HTTP/1.1"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    lines += [f"Authorization: {auth}", "Content-Length: 0", "", ""]
+    return "\r\n".join(lines).encode()
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    body = await reader.readexactly(length)
+    return status, body
+
+
+async def drive(
+    host: str, port: int, job_ids: list[str], connections: int, seconds: float, warmup: float
+) -> dict[str, float]:
+    counts = {"ok": 0, "bad": 0}
+    start = time.monotonic()
+    measure_from = start + warmup
+    stop_at = measure_from + seconds
+    measured = {"n": 0}
+
+    async def worker(index: int) -> None:
+        rng = random.Random(index)
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while True:
+                now = time.monotonic()
+                if now >= stop_at:
+                    break
+                job_id = rng.choice(job_ids)
+                writer.write(build_request(f"{host}:{port}", job_id))
+                status, body = await read_response(reader)
+                if status == 200 and job_id.encode() in body:
+                    counts["ok"] += 1
+                else:
+                    counts["bad"] += 1
+                if time.monotonic() >= measure_from:
+                    measured["n"] += 1
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(worker(i) for i in range(connections)))
+    elapsed = time.monotonic() - measure_from
+    return {"requests": measured["n"], "seconds": elapsed, "ok": counts["ok"], "bad": counts["bad"]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--jobs", type=int, default=10000)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    seconds = min(args.seconds, 60.0)  # bounded whatever is asked
+
+    with start_subprocess(jobs=args.jobs, seed=args.seed) as emu:
+        host_port = emu.endpoint.split("://", 1)[1]
+        host, port = host_port.rsplit(":", 1)
+        # the same seed gives the same IDs the child serves
+        job_ids = [job["JobId"] for job in generate_jobs(args.jobs, args.seed, anchor=0.0)]
+        result = asyncio.run(drive(host, int(port), job_ids, args.connections, seconds, args.warmup))
+    rate = result["requests"] / result["seconds"]
+    print(
+        f"emulator GetPackageJob (V3-signed, verified, latency 0): {rate:,.0f} req/s sustained over "
+        f"{result['seconds']:.1f} s, {args.connections} keep-alive connections, {args.jobs} jobs; "
+        f"answers ok {result['ok']:,}, wrong {result['bad']:,}"
+    )
+    print(f"target >= 1,000 req/s: {'met' if rate >= 1000 else 'NOT met'}")
+    return 0 if result["bad"] == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
