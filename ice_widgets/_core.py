@@ -280,16 +280,20 @@ _NOT_RETRIED_TRANSPORT = frozenset({"UnexpectedRedirect", "RepeatedPageToken"})
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """``x-acs-retry-after`` as positive seconds (capped at 60), or ``None`` when absent or invalid."""
+    """``x-acs-retry-after`` in seconds (capped at 60), or ``None`` when absent or invalid.
+
+    The header holds **milliseconds**, as the official SDK reads it
+    (``Utils.get_throttling_time_left``, slept as ``millisecond / 1000``).
+    """
     if value is None:
         return None
     try:
-        seconds = float(value.strip())
+        milliseconds = float(value.strip())
     except ValueError:
         return None
-    if not math.isfinite(seconds) or seconds <= 0:
+    if not math.isfinite(milliseconds) or milliseconds <= 0:
         return None
-    return min(seconds, MAX_RETRY_AFTER)
+    return min(milliseconds / 1000.0, MAX_RETRY_AFTER)
 
 
 def _error_class(code: str | None, status: int | None) -> type[ApiError]:
@@ -653,7 +657,7 @@ class AdaptiveRate:
             rate *= 1.0 + self.accelerate * elapsed
         self.rate = min(self.max_rate, rate)
 
-    def on_success(self, now: float, sent_at: float | None = None) -> None:
+    def on_success(self, now: float, acquired_at: float | None = None) -> None:
         """Record an accepted answer (any answer that was not throttled)."""
         with self._lock:
             if self._first_seen is None:
@@ -665,28 +669,34 @@ class AdaptiveRate:
                 accepted.popleft()
             self._grow(now)
 
-    def on_throttle(self, now: float, sent_at: float | None = None) -> None:
-        """Record a throttled answer to a request sent at ``sent_at``; lower the rate.
+    def on_throttle(self, now: float, acquired_at: float | None = None) -> None:
+        """Record a throttled answer to a request whose slot was acquired at ``acquired_at``.
 
-        Throttles of requests sent before the last decrease do not lower it again: they
-        were sent at the old rate.
+        Lowers the rate, but once per generation: throttles of requests that acquired their
+        slot before the last decrease do not lower it again (they were paced at the old rate).
         """
         with self._lock:
             self.throttles += 1
             if self._first_seen is None:
                 self._first_seen = now
-            if sent_at is not None and sent_at < self._last_decrease:
+            if acquired_at is not None and acquired_at < self._last_decrease:
                 return
             if self.rate is None:
                 horizon = now - self.window
                 accepted = sum(1 for t in self._accepted if t >= horizon)
                 span = max(min(self.window, now - self._first_seen), 0.05)
-                measured = accepted / span if accepted else self.min_rate * 4
-                base = measured
+                base = accepted / span if accepted else self.min_rate * 4
+                new_rate = base * self.decrease
             else:
                 base = self.rate
+                # Throttling that goes on whatever the rate (a fixed-window limiter whose
+                # window is full) must not drive the rate below what the server has just
+                # been accepting.
+                horizon = now - self.window
+                accepted = sum(1 for t in self._accepted if t >= horizon)
+                new_rate = min(base, max(base * self.decrease, self.decrease * accepted / self.window))
             self.ceiling = base
-            self.rate = max(self.min_rate, min(self.max_rate, base * self.decrease))
+            self.rate = max(self.min_rate, min(self.max_rate, new_rate))
             self.decreases += 1
             self._last_decrease = now
             self._last_growth = now
@@ -740,6 +750,7 @@ class Call(Generic[T]):
 
     __slots__ = (
         "_rng",
+        "acquired_at",
         "action",
         "attempt",
         "builder",
@@ -749,7 +760,6 @@ class Call(Generic[T]):
         "params",
         "parse",
         "rate",
-        "sent_at",
         "stats",
     )
 
@@ -776,17 +786,17 @@ class Call(Generic[T]):
         self.credentials_source = credentials_source
         self.attempt = 0
         self.nonce_retried = False
-        self.sent_at = 0.0
+        self.acquired_at = 0.0
         self._rng = rng
 
     def wait(self, now: float) -> float:
         """Seconds to wait for the shared rate before the next attempt."""
+        self.acquired_at = now
         return self.rate.acquire(now)
 
     def request(self, credential: Credential, now: float) -> PreparedRequest:
         """A freshly signed request (new nonce and date) for the next attempt."""
         self.attempt += 1
-        self.sent_at = now
         self.stats.requests += 1
         return self.builder.build(self.action, self.params, credential)
 
@@ -801,7 +811,7 @@ class Call(Generic[T]):
             value = self.parse(data)
         except IceError as error:
             return False, None, self.failed(now, error)
-        self.rate.on_success(now, self.sent_at)
+        self.rate.on_success(now, self.acquired_at)
         return True, value, 0.0
 
     def failed(self, now: float, error: IceError) -> float:
@@ -811,9 +821,9 @@ class Call(Generic[T]):
         stats.by_code[code] = stats.by_code.get(code, 0) + 1
         if isinstance(error, ThrottlingError):
             stats.throttled += 1
-            self.rate.on_throttle(now, self.sent_at)
+            self.rate.on_throttle(now, self.acquired_at)
         elif isinstance(error, ApiError):
-            self.rate.on_success(now, self.sent_at)  # the server accepted the request rate
+            self.rate.on_success(now, self.acquired_at)  # the server accepted the request rate
         if not should_retry(error, self.attempt, self.max_retries, nonce_retried=self.nonce_retried):
             stats.errors += 1
             if self.attempt > 1 and is_retryable(error):

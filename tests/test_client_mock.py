@@ -293,7 +293,7 @@ def test_html_error_page_on_5xx_is_a_server_error() -> None:
 
 def test_backoff_grows_and_honours_retry_after() -> None:
     server = MockIce(
-        error(400, "Throttling.User", x_acs_retry_after="3"),
+        error(400, "Throttling.User", x_acs_retry_after="3000"),
         error(400, "Throttling.User"),
         error(400, "Throttling.User"),
         echo_ok,
@@ -598,7 +598,7 @@ def make_async(server: MockIce, **options: Any) -> tuple[AsyncClient, list[float
 def test_async_get_retries_and_classifies() -> None:
     async def main() -> None:
         server = MockIce(
-            error(400, "Throttling.User", x_acs_retry_after="2"), httpx.ReadTimeout("t"), echo_ok
+            error(400, "Throttling.User", x_acs_retry_after="2000"), httpx.ReadTimeout("t"), echo_ok
         )
         client, recorded = make_async(server)
         async with client:

@@ -1,0 +1,503 @@
+"""The I/O-free core: endpoints, request building, error classification, retry policy, AdaptiveRate."""
+
+from __future__ import annotations
+
+import heapq
+import json
+import random
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ice_widgets._core import (
+    DEFAULT_REGION,
+    USER_AGENT,
+    AdaptiveRate,
+    RequestBuilder,
+    classify_error,
+    parse_job_id,
+    parse_package_job,
+    parse_page,
+    parse_response,
+    parse_retry_after,
+    resolve_endpoint,
+    resolve_region,
+    retry_delay,
+    should_retry,
+)
+from ice_widgets._credentials import Credential
+from ice_widgets._errors import (
+    ApiError,
+    AuthenticationError,
+    ClockSkewError,
+    IceError,
+    InvalidParameterError,
+    InvalidResponseError,
+    NotFoundError,
+    PermissionDeniedError,
+    RequestTimeoutError,
+    ServerError,
+    ThrottlingError,
+    TransportError,
+)
+
+# ---------------------------------------------------------------------------- endpoints
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "expected"),
+    [
+        ("ice.cn-beijing.aliyuncs.com", "https://ice.cn-beijing.aliyuncs.com"),
+        ("ICE-vpc.cn-beijing.aliyuncs.com", "https://ice-vpc.cn-beijing.aliyuncs.com"),
+        ("http://127.0.0.1:8765", "http://127.0.0.1:8765"),
+        ("http://127.0.0.1:8765/", "http://127.0.0.1:8765"),
+        ("https://ice.cn-shanghai.aliyuncs.com:443", "https://ice.cn-shanghai.aliyuncs.com"),
+        ("http://localhost:80", "http://localhost"),
+        ("127.0.0.1:9000", "https://127.0.0.1:9000"),
+        ("http://[::1]:8080", "http://[::1]:8080"),
+        ("  http://127.0.0.1:1  ", "http://127.0.0.1:1"),
+    ],
+)
+def test_explicit_endpoint_wins(endpoint: str, expected: str) -> None:
+    env = {"ALIBABA_CLOUD_ICE_ENDPOINT": "http://other:1", "ALIBABA_CLOUD_REGION_ID": "us-west-1"}
+    assert resolve_endpoint(endpoint, "cn-hangzhou", env=env) == expected
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "ftp://host",
+        "http://user:pw@host",
+        "http://host/path",
+        "http://host?x=1",
+        "http://",
+        "ho st",
+        "http://h:99999",
+    ],
+)
+def test_bad_endpoints_are_refused(endpoint: str) -> None:
+    with pytest.raises(ValueError):
+        resolve_endpoint(endpoint, env={})
+
+
+def test_endpoint_from_environment_then_region(tmp_path) -> None:
+    env = {"HOME": str(tmp_path), "ALIBABA_CLOUD_ICE_ENDPOINT": "http://127.0.0.1:8765"}
+    assert resolve_endpoint(None, "cn-hangzhou", env=env) == "http://127.0.0.1:8765"
+    env = {"HOME": str(tmp_path), "ALIBABA_CLOUD_REGION_ID": "us-west-1"}
+    assert resolve_endpoint(None, None, env=env) == "https://ice.us-west-1.aliyuncs.com"
+    assert resolve_endpoint(None, "cn-beijing", env=env) == "https://ice.cn-beijing.aliyuncs.com"
+    assert (
+        resolve_endpoint(None, None, env={"HOME": str(tmp_path)})
+        == f"https://ice.{DEFAULT_REGION}.aliyuncs.com"
+    )
+
+
+def test_region_from_cli_profile(tmp_path) -> None:
+    config = {
+        "current": "work",
+        "profiles": [
+            {"name": "default", "mode": "AK", "region_id": "cn-beijing"},
+            {"name": "work", "mode": "AK", "region_id": "ap-southeast-1"},
+        ],
+    }
+    (tmp_path / ".aliyun").mkdir()
+    (tmp_path / ".aliyun" / "config.json").write_text(json.dumps(config))
+    env = {"HOME": str(tmp_path)}
+    assert resolve_region(None, env=env) == "ap-southeast-1"
+    assert resolve_region(None, profile="default", env=env) == "cn-beijing"
+    assert resolve_region(None, env={**env, "ALIBABA_CLOUD_PROFILE": "default"}) == "cn-beijing"
+    assert resolve_region(None, env={**env, "ALIBABA_CLOUD_REGION_ID": "cn-shenzhen"}) == "cn-shenzhen"
+    assert resolve_region("cn-hangzhou", env=env) == "cn-hangzhou"
+    assert resolve_endpoint(None, None, env=env) == "https://ice.ap-southeast-1.aliyuncs.com"
+    with pytest.raises(ValueError):
+        resolve_region("cn-shanghai/../evil", env=env)
+
+
+# ---------------------------------------------------------------------------- request building
+
+VECTOR_JOB = "ab4802364a2e49208c99efab82df****"
+VECTOR_NOW = 1704067200.0  # 2024-01-01T00:00:00Z
+VECTOR_NONCE = "00000000000000000000000000000001"
+
+
+def test_builder_reproduces_the_v3_test_vectors() -> None:
+    builder = RequestBuilder("https://ice.cn-shanghai.aliyuncs.com")
+    request = builder.build(
+        "GetPackageJob",
+        {"JobId": VECTOR_JOB},
+        Credential("testid", "testsecret"),
+        now=VECTOR_NOW,
+        nonce=VECTOR_NONCE,
+    )
+    headers = dict(request.headers)
+    assert (
+        request.url == "https://ice.cn-shanghai.aliyuncs.com/?JobId=ab4802364a2e49208c99efab82df%2A%2A%2A%2A"
+    )
+    assert headers["x-acs-date"] == "2024-01-01T00:00:00Z"
+    assert headers["authorization"].endswith(
+        "Signature=64fb14cba850c6ff4beb492990395ad9c52a6ee6ae2f3f00fb5550db95f266fa"
+    )
+    sts = builder.build(
+        "GetPackageJob",
+        {"JobId": VECTOR_JOB},
+        Credential("testid", "testsecret", "tok"),
+        now=VECTOR_NOW,
+        nonce=VECTOR_NONCE,
+    )
+    assert dict(sts.headers)["authorization"].endswith(
+        "Signature=cfe7d8293486b83e6b3b22a9a5c9848dbb1725d64288a2d9227f237bde7e91a9"
+    )
+
+
+def test_builder_fresh_nonce_and_constant_headers() -> None:
+    builder = RequestBuilder("http://127.0.0.1:8765")
+    credential = Credential("ak", "sk")
+    first = dict(builder.build("GetPackageJob", {"JobId": "x"}, credential).headers)
+    second = dict(builder.build("GetPackageJob", {"JobId": "x"}, credential).headers)
+    assert first["x-acs-signature-nonce"] != second["x-acs-signature-nonce"]
+    assert first["host"] == "127.0.0.1:8765"
+    assert first["user-agent"] == USER_AGENT and USER_AGENT.startswith("ice_widgets/")
+    assert "sk" not in repr(builder.build("GetPackageJob", {}, Credential("ak", "sk", "tok")))
+    assert builder.build("ListPackageJobs", {}, credential).url == "http://127.0.0.1:8765/"
+
+
+# ---------------------------------------------------------------------------- classification
+
+CLASSIFY = [
+    (400, "Throttling", ThrottlingError),
+    (400, "Throttling.User", ThrottlingError),
+    (400, "Throttling.Api", ThrottlingError),
+    (400, "Rejected.Throttling", ThrottlingError),
+    (429, None, ThrottlingError),
+    (404, "InvalidAccessKeyId.NotFound", AuthenticationError),
+    (400, "InvalidAccessKeyId.Inactive", AuthenticationError),
+    (400, "SignatureDoesNotMatch", AuthenticationError),
+    (400, "IncompleteSignature", AuthenticationError),
+    (400, "InvalidSecurityToken.Expired", AuthenticationError),
+    (400, "InvalidSecurityToken.Malformed", AuthenticationError),
+    (400, "InvalidTimeStamp.Expired", ClockSkewError),
+    (403, "Forbidden.RAM", PermissionDeniedError),
+    (403, "Forbidden", PermissionDeniedError),
+    (403, "NoPermission", PermissionDeniedError),
+    (400, "InvalidParameter.ResourceNotFound", NotFoundError),
+    (404, "ResourceNotFound", NotFoundError),
+    (400, "Job.NotFound", NotFoundError),
+    (404, None, NotFoundError),
+    (400, "InvalidParameter", InvalidParameterError),
+    (400, "InvalidParameter.JobId", InvalidParameterError),
+    (400, "MissingJobId", InvalidParameterError),
+    (503, "ServiceUnavailable", ServerError),
+    (500, "InternalError", ServerError),
+    (200, "InternalError", ServerError),
+    (502, None, ServerError),
+    (500, "Whatever", ServerError),
+    (400, "Whatever", ApiError),
+    (403, "Whatever", ApiError),
+    (400, "SignatureNonceUsed", ApiError),
+]
+
+
+@pytest.mark.parametrize(("status", "code", "expected"), CLASSIFY)
+def test_classify_by_code_first(status: int, code: str | None, expected: type[ApiError]) -> None:
+    body = {"RequestId": "R1", "Message": "m", "Recommend": "https://r"}
+    if code:
+        body["Code"] = code
+    error = classify_error(status, body, action="GetPackageJob", retry_after=1.5)
+    assert type(error) is expected
+    assert error.request_id == "R1" and error.http_status == status and error.recommend == "https://r"
+    assert error.retry_after == 1.5 and error.action == "GetPackageJob"
+    if code:
+        assert error.code == code
+
+
+def test_auth_errors_name_the_credentials_source() -> None:
+    error = classify_error(
+        400,
+        {"Code": "InvalidSecurityToken.Expired", "Message": "expired"},
+        credentials_source="environment (ALIBABA_CLOUD_ACCESS_KEY_ID)",
+    )
+    assert "environment (ALIBABA_CLOUD_ACCESS_KEY_ID)" in str(error)
+    other = classify_error(400, {"Code": "InvalidParameter", "Message": "bad"}, credentials_source="env")
+    assert "env" not in str(other)
+
+
+def test_parse_response_cases() -> None:
+    assert parse_response("GetPackageJob", 200, {}, b'{"PackageJob": {"JobId": "j"}}') == {
+        "PackageJob": {"JobId": "j"}
+    }
+    with pytest.raises(PermissionDeniedError):
+        parse_response("GetPackageJob", 200, {}, b'{"Code": "Forbidden.RAM", "Message": "no"}')
+    # A success body that happens to carry a Code next to its payload is still a success.
+    assert parse_response("SubmitPackageJob", 200, {}, b'{"JobId": "j", "Code": "200"}')["JobId"] == "j"
+    with pytest.raises(InvalidResponseError) as info:
+        parse_response("GetPackageJob", 302, {"location": "https://x"}, b"")
+    assert info.value.code == "UnexpectedRedirect"
+    for body in (b"", b"{", b"null", b"[]", b"\x80\x81", b"<html/>"):
+        with pytest.raises(InvalidResponseError):
+            parse_response("GetPackageJob", 200, {}, body)
+    with pytest.raises(ServerError):
+        parse_response("GetPackageJob", 503, {}, b"<html>busy</html>")
+    with pytest.raises(ThrottlingError) as throttled:
+        parse_response("GetPackageJob", 429, {"x-acs-retry-after": "1500"}, b"")
+    assert throttled.value.retry_after == 1.5
+    with pytest.raises(NotFoundError):
+        parse_response("GetPackageJob", 404, {}, b"not json")
+    with pytest.raises(InvalidResponseError):
+        parse_response("GetPackageJob", 400, {}, b"<html>bad request</html>")
+
+
+def test_payload_parsers() -> None:
+    job = parse_package_job({"PackageJob": {"JobId": " j1 ", "Status": "Init"}}, "j1")
+    assert job.status == "Init"
+    with pytest.raises(InvalidResponseError) as info:
+        parse_package_job({"RequestId": "R", "PackageJob": {"JobId": "other"}}, "j1")
+    assert info.value.code == "JobIdMismatch" and info.value.request_id == "R"
+    with pytest.raises(InvalidResponseError):
+        parse_package_job({"PackageJob": []}, "j1")
+    jobs, token = parse_page({"PackageJobList": {"NextPageToken": "t", "PackageJobs": [{"JobId": "a"}, 5]}})
+    assert [j.job_id for j in jobs] == ["a"] and token == "t"
+    assert parse_page({"PackageJobList": {"NextPageToken": "", "PackageJobs": []}}) == ([], None)
+    assert parse_page({"RequestId": "R"}) == ([], None)
+    with pytest.raises(InvalidResponseError):
+        parse_page({"PackageJobList": "x"})
+    assert parse_job_id({"JobId": "new"}) == "new"
+    with pytest.raises(InvalidResponseError):
+        parse_job_id({"JobId": ""})
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("abc", None),
+        ("0", None),
+        ("-5", None),
+        ("1000", 1.0),
+        ("250", 0.25),
+        ("1e9", 60.0),
+    ],
+)
+def test_parse_retry_after_is_milliseconds(value: str | None, expected: float | None) -> None:
+    assert parse_retry_after(value) == expected
+
+
+# ---------------------------------------------------------------------------- retry policy
+
+
+def api(cls: type[IceError], code: str | None = None) -> IceError:
+    return cls("m", code=code)
+
+
+@pytest.mark.parametrize(
+    ("error", "retried"),
+    [
+        (api(ThrottlingError, "Throttling.User"), True),
+        (api(ServerError, "ServiceUnavailable"), True),
+        (api(ServerError, "InternalError"), True),
+        (api(TransportError, "ConnectionError"), True),
+        (api(RequestTimeoutError, "Timeout"), True),
+        (api(InvalidResponseError, "InvalidResponse"), True),
+        (api(InvalidResponseError, "JobIdMismatch"), True),
+        (api(InvalidResponseError, "UnexpectedRedirect"), False),
+        (api(InvalidResponseError, "RepeatedPageToken"), False),
+        (api(ApiError, "SignatureNonceUsed"), True),
+        (api(AuthenticationError, "SignatureDoesNotMatch"), False),
+        (api(AuthenticationError, "InvalidAccessKeyId.NotFound"), False),
+        (api(ClockSkewError, "InvalidTimeStamp.Expired"), False),
+        (api(PermissionDeniedError, "Forbidden.RAM"), False),
+        (api(NotFoundError, "ResourceNotFound"), False),
+        (api(InvalidParameterError, "InvalidParameter"), False),
+        (api(ApiError, "Whatever"), False),
+    ],
+)
+def test_should_retry_table(error: IceError, retried: bool) -> None:
+    assert should_retry(error, 1, 6) is retried
+    assert should_retry(error, 7, 6) is False, "the budget is respected"
+
+
+def test_signature_nonce_used_only_once() -> None:
+    error = api(ApiError, "SignatureNonceUsed")
+    assert should_retry(error, 1, 6, nonce_retried=False)
+    assert not should_retry(error, 2, 6, nonce_retried=True)
+    assert should_retry(api(ThrottlingError, "Throttling"), 2, 6, nonce_retried=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    attempt=st.integers(min_value=1, max_value=40),
+    retry_after=st.none() | st.floats(min_value=0.001, max_value=60),
+    draw=st.floats(min_value=0, max_value=1, exclude_max=True),
+)
+def test_retry_delay_bounds(attempt: int, retry_after: float | None, draw: float) -> None:
+    delay = retry_delay(attempt, retry_after, lambda: draw)
+    ceiling = min(8.0, 0.1 * 2 ** (attempt - 1))
+    assert delay >= 0
+    if retry_after is None:
+        assert delay <= ceiling
+        assert delay == pytest.approx(draw * ceiling)
+    else:
+        assert delay >= retry_after
+        assert delay <= max(ceiling, retry_after * 1.1)
+
+
+def test_retry_delay_grows_exponentially_with_full_jitter() -> None:
+    top = [retry_delay(a, None, lambda: 0.999999) for a in range(1, 10)]
+    assert top[:7] == sorted(top[:7]) and top[1] == pytest.approx(2 * top[0], rel=1e-3)
+    assert max(top) <= 8.0
+    assert retry_delay(5, None, lambda: 0.0) == 0.0
+    rng = random.Random(3)
+    samples = [retry_delay(4, None, rng.random) for _ in range(2000)]
+    assert 0.0 <= min(samples) < 0.1 and 0.7 < max(samples) <= 0.8
+
+
+# ---------------------------------------------------------------------------- AdaptiveRate
+
+
+def test_adaptive_rate_unlimited_until_first_throttle() -> None:
+    rate = AdaptiveRate()
+    for i in range(100):
+        assert rate.acquire(i * 0.001) == 0.0
+        rate.on_success(i * 0.001 + 0.0005, i * 0.001)
+    assert rate.rate is None
+    rate.on_throttle(0.2, 0.199)
+    assert rate.rate is not None and rate.decreases == 1
+    # a throttle of a request paced at the old rate does not lower it again
+    before = rate.rate
+    rate.on_throttle(0.21, 0.1)
+    assert rate.rate == before and rate.decreases == 1 and rate.throttles == 2
+    rate.on_throttle(0.22, 0.215)
+    assert rate.rate < before and rate.decreases == 2
+
+
+def test_adaptive_rate_paces_requests() -> None:
+    rate = AdaptiveRate()
+    rate.rate = 100.0
+    delays = [rate.acquire(10.0) for _ in range(5)]
+    assert delays == pytest.approx([0.0, 0.01, 0.02, 0.03, 0.04])
+    assert rate.acquire(11.0) == 0.0
+
+
+def test_adaptive_rate_does_not_grow_when_not_limited() -> None:
+    rate = AdaptiveRate()
+    rate.rate = 50.0
+    rate.ceiling = 50.0
+    now = 100.0
+    for _ in range(100):  # one request per second: far below the rate, never waits
+        now += 1.0
+        assert rate.acquire(now) == 0.0
+        rate.on_success(now + 0.01, now)
+    assert rate.rate == 50.0
+
+
+class TokenBucket:
+    """A server-side limiter: ``qps`` per second, ``burst`` tokens (the emulator uses burst = qps)."""
+
+    def __init__(self, qps: float, burst: float) -> None:
+        self.qps, self.burst, self.tokens, self.stamp = qps, burst, burst, 0.0
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.qps)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+class FixedWindow:
+    """A server-side limiter that admits ``qps`` requests per calendar second."""
+
+    def __init__(self, qps: float, burst: float = 0.0) -> None:
+        self.qps, self.second, self.count = qps, -1, 0
+
+    def take(self, now: float) -> bool:
+        if int(now) != self.second:
+            self.second, self.count = int(now), 0
+        if self.count < self.qps:
+            self.count += 1
+            return True
+        return False
+
+
+def simulate(
+    limiter: TokenBucket | FixedWindow,
+    *,
+    workers: int = 16,
+    rtt: float = 0.002,
+    jitter: float = 0.002,
+    duration: float = 40.0,
+    warmup: float = 5.0,
+    seed: int = 7,
+) -> tuple[float, float, AdaptiveRate]:
+    """A batch of ``workers`` concurrent callers sharing one AdaptiveRate, on a simulated clock.
+
+    Each caller acquires a slot, sends (with a little timer jitter), gets its answer one
+    round trip later; throttled calls back off with :func:`retry_delay` and try again, as
+    the clients do. Returns (accepted per second after warm-up, throttled share of all
+    requests, the controller).
+    """
+    rng = random.Random(seed)
+    rate = AdaptiveRate()
+    queue: list[tuple[float, int, str, float, int]] = [(0.0, i, "ready", 0.0, 1) for i in range(workers)]
+    heapq.heapify(queue)
+    order = workers
+    sent = throttled = accepted_after_warmup = 0
+    while queue:
+        now, _, kind, acquired, attempt = heapq.heappop(queue)
+        if now > duration:
+            break
+        order += 1
+        if kind == "ready":
+            wait = rate.acquire(now)
+            heapq.heappush(queue, (now + wait + rng.random() * jitter, order, "send", now, attempt))
+        elif kind == "send":
+            sent += 1
+            passed = limiter.take(now + rtt / 2)
+            heapq.heappush(queue, (now + rtt, order, "ok" if passed else "throttled", acquired, attempt))
+        elif kind == "ok":
+            rate.on_success(now, acquired)
+            accepted_after_warmup += now >= warmup
+            heapq.heappush(queue, (now, order, "ready", 0.0, 1))
+        else:
+            throttled += 1
+            rate.on_throttle(now, acquired)
+            delay = retry_delay(attempt, None, rng.random)
+            heapq.heappush(queue, (now + delay, order, "ready", 0.0, attempt + 1))
+    return accepted_after_warmup / (duration - warmup), throttled / sent, rate
+
+
+@pytest.mark.parametrize(
+    ("make", "rtt"),
+    [
+        (lambda: TokenBucket(150, 150), 0.002),  # the emulator's --qps 150 (burst = qps)
+        (lambda: TokenBucket(150, 150), 0.02),
+        (lambda: TokenBucket(150, 15), 0.002),  # a small burst
+        (lambda: TokenBucket(150, 450), 0.002),  # a large burst inflates the first estimate
+        (lambda: FixedWindow(150), 0.005),  # a per-second window that stays shut once full
+    ],
+)
+def test_adaptive_rate_converges_on_the_limit(
+    make: Callable[[], TokenBucket | FixedWindow], rtt: float
+) -> None:
+    throughput, throttled_share, rate = simulate(make(), rtt=rtt)
+    assert throughput >= 0.85 * 150, (throughput, rate)
+    assert throttled_share < 0.10, (throttled_share, rate)
+    assert rate.rate is not None and 0.7 * 150 < rate.rate < 1.3 * 150
+
+
+class RisingBucket(TokenBucket):
+    """50/s for ten seconds, then the account's limit is raised to 200/s."""
+
+    def take(self, now: float) -> bool:
+        if now >= 10.0 and self.qps == 50:
+            self.qps = self.burst = 200
+        return super().take(now)
+
+
+def test_adaptive_rate_follows_a_limit_that_rises() -> None:
+    throughput, throttled_share, rate = simulate(RisingBucket(50, 50), duration=30.0, warmup=20.0)
+    assert throughput >= 0.85 * 200, (throughput, rate)
+    assert throttled_share < 0.10
