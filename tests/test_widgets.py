@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
-ipywidgets = pytest.importorskip("ipywidgets")
-
-from ice_widgets._errors import NotFoundError  # noqa: E402
-from ice_widgets._models import PackageJob  # noqa: E402
-from ice_widgets.widgets import JobCard  # noqa: E402
+from ice_widgets._errors import NotFoundError
+from ice_widgets._frames import JobError, build_frame
+from ice_widgets._models import PackageJob
+from ice_widgets.widgets import JobCard, JobsView
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -162,3 +163,174 @@ def test_card_state_holds_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     assert secret not in everything
     assert card.error is not None  # the connection failed and is shown
     card.close()
+
+
+# --------------------------------------------------------------------------- JobsView
+
+
+def _records(n: int = 60) -> list[object]:
+    records: list[object] = []
+    for i in range(n):
+        status = ["Success", "Fail", "Init"][i % 3]
+        records.append(
+            PackageJob.from_api(
+                _api(
+                    JobId=f"job{i:03d}",
+                    Name=f"name {i}",
+                    Status=status,
+                    SubmitTime=f"2026-01-01T00:{i % 60:02d}:00Z",
+                    FinishTime=None if status == "Init" else f"2026-01-01T01:{i % 60:02d}:00Z",
+                    Code="E.Bad" if status == "Fail" else None,
+                    Message="bad input" if status == "Fail" else None,
+                )
+            )
+        )
+    records.append(JobError("gone", "NotFound", "no such job"))
+    return records
+
+
+def _view(**kwargs: Any) -> JobsView:
+    return JobsView(build_frame(_records()), **kwargs)
+
+
+def _table_rows(view: JobsView) -> int:
+    return view._table.value.count("<tr>") - 1  # minus the header
+
+
+def test_view_first_page_summary_and_controls() -> None:
+    view = _view(page_size=25)
+    assert view.filtered_count == 61 and view.page_count == 3
+    assert _table_rows(view) == 25
+    assert "rows 1–25 of 61" in view._table.value
+    assert view.summary.counts == {"Init": 20, "Success": 20, "Fail": 20, "error": 1}
+    labels = [b.description for b in view._status_box.children]
+    assert labels == ["All 61", "● Init (running) 20", "✓ Success 20", "✗ Fail 20", "⚠ fetch error 1"]
+    assert "50.0%" in view._stats_html.value
+    assert view._row_menu.options[1] == ("1. job000 · name 0", 0)
+    assert len(view._row_menu.options) == 26  # the visible page only
+    assert view._first.disabled and not view._next.disabled
+    assert repr(view) == "JobsView(61 jobs, page 1/3)"
+
+
+def test_view_status_button_filters_and_menu_follows() -> None:
+    view = _view()
+    fail_button = next(b for b in view._status_box.children if b.description.startswith("✗ Fail"))
+    fail_button.click()
+    assert view.filtered_count == 20
+    assert view._status_menu.value == "Fail"
+    assert fail_button.icon == "filter"
+    assert set(view.export()["status"]) == {"Fail"}
+    view._status_menu.value = "error"  # the front end changing the dropdown
+    assert list(view.export()["job_id"]) == ["gone"]
+    assert "NotFound" in view._table.value
+    view._status_box.children[0].click()  # All
+    assert view.filtered_count == 61
+
+
+def test_view_text_filter_sort_and_pages() -> None:
+    view = _view(page_size=10)
+    view._text_box.value = "NAME 1"  # as typed in the front end
+    assert set(view.export()["name"]) == {"name 1"} | {f"name {i}" for i in range(10, 20)}
+    view._text_box.value = ""
+    view._sort_menu.value = "submit_time"
+    view._order.value = False
+    times = view.export()["submit_time"]
+    assert times.dropna().is_monotonic_decreasing
+    assert view.page == 0
+    view._next.click()
+    assert view.page == 1 and "rows 11–20 of 61" in view._table.value
+    view._last.click()
+    assert view.page == 6 and _table_rows(view) == 1 and view._next.disabled
+    view.go_to_page(99)
+    assert view.page == 6
+    view._first.click()
+    assert view.page == 0
+    with pytest.raises(ValueError):
+        view.sort_by("no such column")
+
+
+def test_view_row_menu_opens_job_card() -> None:
+    view = _view()
+    view._row_menu.value = view._row_menu.options[2][1]  # second row: job001, a failure
+    (card,) = view._card_box.children
+    assert isinstance(card, JobCard)
+    assert card.job.job_id == "job001" and "E.Bad" in card.to_html()
+    card2 = view.open_job("gone")
+    assert card.comm is None or card._repr_mimebundle_ is None  # the previous card was closed
+    assert card2.error == ("NotFound", "no such job")
+    with pytest.raises(KeyError):
+        view.open_job("nope")
+
+
+def test_view_charts_and_triage_tabs() -> None:
+    view = _view()
+    assert view._hist.value == b""  # nothing drawn before the tab is opened
+    view._tabs.selected_index = 1
+    assert bytes(view._hist.value[:8]) == b"\x89PNG\r\n\x1a\n"
+    assert bytes(view._timeline.value[:8]) == b"\x89PNG\r\n\x1a\n"
+    view._tabs.selected_index = 2
+    assert "E.Bad" in view._triage_html.value and "bad input" in view._triage_html.value
+    assert view.triage()["count"].tolist() == [20, 1]
+
+
+def test_view_mimebundle_static_html_and_text() -> None:
+    view = _view()
+    bundle = view._repr_mimebundle_()
+    assert bundle[WIDGET_MIME]["model_id"] == view.model_id
+    markup = bundle["text/html"]
+    assert markup.count("<img") == 2 and "data:image/png;base64," in markup
+    assert "rows 1–25 of 61" in markup and "Failure triage" in markup
+    assert "ice-badge ice-status-fail" in _classes(markup)
+    text = bundle["text/plain"]
+    assert text.startswith("JobsView: 61 jobs") and "job000" in text and "VBox" not in text
+
+
+def test_view_export_and_csv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    view = _view()
+    view.set_filter(status="Fail")
+    exported = view.export()
+    assert len(exported) == 20 and exported.dtypes.equals(view.frame.dtypes)
+    path = view.to_csv(tmp_path / "out.csv")
+    back = pd.read_csv(path)
+    assert list(back["job_id"]) == list(exported["job_id"])
+    assert back["input_media"].iloc[0] == "oss://bucket/in.mp4"
+    monkeypatch.chdir(tmp_path)
+    view._export_button.click()
+    written = list(tmp_path.glob("ice_jobs_*.csv"))
+    assert len(written) == 1 and len(pd.read_csv(written[0])) == 20
+    assert written[0].name in view._export_note.value
+
+
+def test_view_from_ids_uses_the_client() -> None:
+    client = FakeClient({f"j{i}": _api(JobId=f"j{i}") for i in range(3)})
+    view = JobsView(["j0", "j1", "j2", "missing"], client=client)  # type: ignore[arg-type]
+    assert sorted(client.calls) == ["j0", "j1", "j2", "missing"]
+    assert view.summary.counts == {"Success": 3, "error": 1}
+
+
+def test_view_set_frame_keeps_filters_and_marks_stale() -> None:
+    view = _view(page_size=10)
+    view.set_filter(status="Init")
+    frame = view.frame.copy()
+    frame["status"] = frame["status"].where(frame["job_id"] != "job002", "Success")
+    view.set_frame(frame, stale={"job005": "Throttling: slow down"})
+    assert view.filtered_count == 19
+    assert view._table.value.count('class="ice-stale"') == 1
+    view.set_notice("updated 3 s ago")
+    assert "updated 3 s ago" in view._notice_html.value
+    assert "updated 3 s ago" in view.to_html(charts=False)
+
+
+def test_view_close_closes_children() -> None:
+    view = _view()
+    children = _all_widgets(view)
+    view.close()
+    assert all(w.comm is None for w in children)
+
+
+def test_view_state_is_small_for_a_large_frame() -> None:
+    records = _records(3000)
+    view = JobsView(build_frame(records), page_size=25)
+    size = sum(len(repr(w.get_state())) for w in _all_widgets(view))
+    assert _table_rows(view) == 25
+    assert size < 200_000  # one page, not 3,000 rows

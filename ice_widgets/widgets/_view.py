@@ -1,0 +1,573 @@
+"""JobsView: a batch dashboard over a job frame, built from ipywidgets' core widgets.
+
+Only the visible page is rendered (one HTML widget of ``page_size`` rows); filters and
+sorting are vectorised pandas/numpy over row positions; charts are drawn on demand (when
+their tab is opened or the static HTML is asked for) and cached per filter.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+import numpy as np
+import pandas as pd
+
+from ice_widgets._models import PackageJob
+from ice_widgets.widgets import _charts, _render
+from ice_widgets.widgets._card import JobCard, default_client
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ice_widgets._client import Client
+
+__all__ = ["JobsView", "records_to_frame"]
+
+#: Sortable columns offered in the sort menu: (label, column).
+SORT_CHOICES: tuple[tuple[str, str | None], ...] = (
+    ("original order", None),
+    ("submit time", "submit_time"),
+    ("finish time", "finish_time"),
+    ("duration", "duration"),
+    ("status", "status"),
+    ("name", "name"),
+    ("job ID", "job_id"),
+    ("priority", "priority"),
+    ("trigger source", "trigger_source"),
+    ("pipeline", "pipeline_id"),
+    ("code", "code"),
+    ("message", "message"),
+    ("output URL", "output_url"),
+    ("output media", "output_media"),
+    ("input media", "input_media"),
+    ("create time", "create_time"),
+    ("modified time", "modified_time"),
+    ("elapsed", "elapsed"),
+    ("fetch error", "error_code"),
+)
+
+_BUTTON_STYLE = {"success": "success", "fail": "danger", "running": "info", "error": "warning", "unknown": ""}
+
+
+def records_to_frame(records: Iterable[Any], *, client: Any = None) -> pd.DataFrame:
+    """A job frame from PackageJobs / JobErrors, or from job IDs fetched with ``client``."""
+    from ice_widgets._frames import JobError, build_frame
+
+    items = list(records)
+    ids = [x for x in items if isinstance(x, str)]
+    if not ids:
+        return build_frame(items)
+    # fetch_jobs is the bounded batch engine; a plain loop stands in where it is missing.
+    fetch_jobs = getattr(importlib.import_module("ice_widgets._frames"), "fetch_jobs", None)
+    owned = client is None
+    client = default_client(client)
+    try:
+        if fetch_jobs is not None:
+            frame = fetch_jobs(ids, client=client)
+        else:
+            fetched: list[Any] = []
+            for job_id in ids:
+                try:
+                    fetched.append(client.get_package_job(job_id))
+                except Exception as exc:
+                    code = getattr(exc, "code", None) or type(exc).__name__
+                    fetched.append(JobError(job_id, code, str(getattr(exc, "message", exc))))
+            frame = build_frame(fetched, endpoint=getattr(client, "endpoint", None))
+    finally:
+        if owned:
+            client.close()
+    others = [x for x in items if not isinstance(x, str)]
+    if others:
+        frame = pd.concat([build_frame(others), frame], ignore_index=True)
+    return frame
+
+
+class JobsView(widgets.VBox):
+    """A dashboard over a batch of jobs: summary, filterable sortable paged table, charts, triage.
+
+    Parameters
+    ----------
+    frame_or_ids : DataFrame, or iterable of job IDs / PackageJob / JobError
+        A frame as built by :func:`ice_widgets.build_frame` (``df.ice.view()`` passes its
+        frame), or records to build one from; job IDs are fetched with ``client``.
+    client : Client, optional
+        Used to fetch IDs and to refresh the opened job card.
+    page_size : int
+        Rows per table page (only these are rendered and sent to the browser).
+
+    Examples
+    --------
+    >>> view = JobsView(frame)  # doctest: +SKIP
+    >>> view.set_filter(status="Fail", text="InvalidParameter")  # doctest: +SKIP
+    >>> failed = view.export()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        frame_or_ids: pd.DataFrame | Iterable[Any],
+        *,
+        client: Client | None = None,
+        page_size: int = 25,
+    ) -> None:
+        if isinstance(frame_or_ids, pd.DataFrame):
+            frame = frame_or_ids
+        elif isinstance(frame_or_ids, (str, PackageJob)):
+            frame = records_to_frame([frame_or_ids], client=client)
+        else:
+            frame = records_to_frame(frame_or_ids, client=client)
+        self._client = client
+        self._frame = frame
+        self._page_size = max(1, int(page_size))
+        self._status: str | None = None
+        self._text = ""
+        self._sort: str | None = None
+        self._ascending = True
+        self._page = 0
+        self._stale: dict[str, str] = {}
+        self._notice: str | None = None
+        self._summary = _render.summarize(frame)
+        self._positions = np.arange(len(frame))
+        self._triage: pd.DataFrame | None = None
+        self._chart_cache: dict[tuple[Any, ...], list[tuple[str, bytes | None]]] = {}
+        self._card: JobCard | None = None
+        self._quiet = False  # set while controls are updated from code
+
+        # -- summary strip
+        self._status_box = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
+        self._stats_html = widgets.HTML()
+        self._notice_html = widgets.HTML()
+        # -- controls
+        self._text_box = widgets.Text(
+            placeholder="filter by job ID, name or code",
+            continuous_update=False,
+            layout=widgets.Layout(width="22em"),
+        )
+        self._text_box.observe(self._on_text, names="value")
+        self._status_menu = widgets.Dropdown(description="Status", layout=widgets.Layout(width="16em"))
+        self._status_menu.observe(self._on_status_menu, names="value")
+        self._sort_menu = widgets.Dropdown(
+            options=list(SORT_CHOICES), value=None, description="Sort by", layout=widgets.Layout(width="16em")
+        )
+        self._sort_menu.observe(self._on_sort, names="value")
+        self._order = widgets.ToggleButtons(
+            options=[("↑ asc", True), ("↓ desc", False)], value=True, style={"button_width": "5em"}
+        )
+        self._order.observe(self._on_sort, names="value")
+        self._first = widgets.Button(icon="angle-double-left", tooltip="first page", layout=_small())
+        self._prev = widgets.Button(icon="angle-left", tooltip="previous page", layout=_small())
+        self._next = widgets.Button(icon="angle-right", tooltip="next page", layout=_small())
+        self._last = widgets.Button(icon="angle-double-right", tooltip="last page", layout=_small())
+        self._first.on_click(lambda _b: self.go_to_page(0))
+        self._prev.on_click(lambda _b: self.go_to_page(self._page - 1))
+        self._next.on_click(lambda _b: self.go_to_page(self._page + 1))
+        self._last.on_click(lambda _b: self.go_to_page(self.page_count - 1))
+        self._page_label = widgets.Label()
+        # -- table and the opened job
+        self._table = widgets.HTML(layout=widgets.Layout(width="100%"))
+        self._row_menu = widgets.Dropdown(description="Open job", layout=widgets.Layout(width="40em"))
+        self._row_menu.observe(self._on_row, names="value")
+        self._card_box = widgets.VBox()
+        # -- export
+        self._export_button = widgets.Button(
+            description="Export CSV", icon="download", tooltip="write the filtered rows to a CSV file"
+        )
+        self._export_button.on_click(lambda _b: self._export_clicked())
+        self._export_note = widgets.HTML()
+        # -- tabs
+        self._hist = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        self._timeline = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        self._charts_note = widgets.HTML()
+        self._triage_html = widgets.HTML()
+        table_tab = widgets.VBox(
+            [
+                widgets.HBox(
+                    [self._first, self._prev, self._page_label, self._next, self._last],
+                    layout=widgets.Layout(align_items="center"),
+                ),
+                self._table,
+                self._row_menu,
+                self._card_box,
+            ]
+        )
+        charts_tab = widgets.VBox([self._charts_note, self._hist, self._timeline])
+        self._tabs = widgets.Tab(children=[table_tab, charts_tab, self._triage_html])
+        self._tabs.titles = ("Jobs", "Charts", "Failures")
+        self._tabs.observe(self._on_tab, names="selected_index")
+        controls = widgets.HBox(
+            [self._text_box, self._status_menu, self._sort_menu, self._order],
+            layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
+        )
+        super().__init__(
+            [
+                widgets.HTML(_render.STYLE),
+                self._status_box,
+                widgets.HBox([self._stats_html, self._notice_html]),
+                controls,
+                self._tabs,
+                widgets.HBox(
+                    [self._export_button, self._export_note], layout=widgets.Layout(align_items="center")
+                ),
+            ]
+        )
+        self.add_class("ice-jobsview")
+        self._refresh_summary()
+        self._render_page()
+
+    # ------------------------------------------------------------------ public state
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The whole frame shown (unfiltered)."""
+        return self._frame
+
+    @property
+    def summary(self) -> _render.Summary:
+        """Counts, success rate and duration statistics of the whole frame."""
+        return self._summary
+
+    @property
+    def page(self) -> int:
+        """The current page, from 0."""
+        return self._page
+
+    @property
+    def page_count(self) -> int:
+        """Pages of filtered rows (at least 1)."""
+        return max(1, math.ceil(len(self._positions) / self._page_size))
+
+    @property
+    def filtered_count(self) -> int:
+        """Rows matching the current filters."""
+        return len(self._positions)
+
+    @property
+    def stale(self) -> Mapping[str, str]:
+        """Job ID -> why its last refresh failed (the row shows its last known state)."""
+        return dict(self._stale)
+
+    def page_frame(self) -> pd.DataFrame:
+        """The rows of the visible page, in display order."""
+        start = self._page * self._page_size
+        return self._frame.iloc[self._positions[start : start + self._page_size]]
+
+    def triage(self) -> pd.DataFrame:
+        """Failed jobs (and fetch errors) grouped by code and message, most frequent first."""
+        if self._triage is None:
+            self._triage = _render.triage(self._frame)
+        return self._triage
+
+    def export(self) -> pd.DataFrame:
+        """The filtered rows, in display order, as a new DataFrame (same columns and dtypes)."""
+        out = self._frame.iloc[self._positions].copy()
+        out.attrs = dict(self._frame.attrs)
+        return out
+
+    def to_csv(self, path: str | Path, **kwargs: Any) -> Path:
+        """Write the filtered rows to a CSV file; returns its path.
+
+        Lists of input media are written as ``;``-separated text; extra keyword arguments
+        go to :meth:`pandas.DataFrame.to_csv`.
+        """
+        path = Path(path)
+        out = self.export()
+        out["input_media"] = out["input_media"].map(
+            lambda v: ";".join(map(str, v)) if isinstance(v, (list, tuple)) else v
+        )
+        kwargs.setdefault("index", False)
+        out.to_csv(path, **kwargs)
+        return path
+
+    # ------------------------------------------------------------------ commands
+
+    def set_filter(self, *, status: str | object | None = ..., text: str | None = None) -> None:
+        """Filter the table by status (``None`` for all, ``"error"`` for fetch errors) and/or text."""
+        if status is not ...:
+            self._status = status or None  # type: ignore[assignment]
+        if text is not None:
+            self._text = text
+        self._apply()
+
+    def sort_by(self, column: str | None, ascending: bool = True) -> None:
+        """Sort the table by a frame column (``None``: the frame's order)."""
+        if column is not None and column not in self._frame.columns:
+            raise ValueError(f"no column {column!r}")
+        self._sort, self._ascending = column, bool(ascending)
+        self._apply()
+
+    def go_to_page(self, page: int) -> None:
+        """Show page ``page`` (from 0; clamped to the pages there are)."""
+        self._page = min(max(0, int(page)), self.page_count - 1)
+        self._render_page()
+
+    def open_job(self, job_id: str) -> JobCard:
+        """Open the job card of ``job_id`` below the table (it need not be on the visible page)."""
+        matches = np.flatnonzero((self._frame["job_id"] == job_id).fillna(False).to_numpy(dtype=bool))
+        if not len(matches):
+            raise KeyError(job_id)
+        return self._open_position(int(matches[0]))
+
+    def set_frame(self, frame: pd.DataFrame, *, stale: Mapping[str, str] | None = None) -> None:
+        """Show a new version of the frame (same jobs, newer states), keeping filters and page."""
+        self._frame = frame
+        if stale is not None:
+            self._stale = dict(stale)
+        self._summary = _render.summarize(frame)
+        self._triage = None
+        self._chart_cache.clear()
+        self._refresh_summary()
+        self._apply(keep_page=True)
+        if self._tabs.selected_index == 2:
+            self._render_triage()
+        if self._tabs.selected_index == 1:
+            self._render_charts()
+
+    def set_notice(self, text: str | None) -> None:
+        """A short line beside the summary (e.g. ``updated 3 s ago``)."""
+        self._notice = text
+        self._notice_html.value = f'<span class="ice-muted">{_render.esc(text, 300)}</span>' if text else ""
+
+    # ------------------------------------------------------------------ internals
+
+    def _apply(self, *, keep_page: bool = False) -> None:
+        positions = _render.filter_positions(self._frame, status=self._status, text=self._text)
+        self._positions = _render.sort_positions(self._frame, positions, self._sort, self._ascending)
+        self._page = min(self._page, self.page_count - 1) if keep_page else 0
+        self._sync_controls()
+        self._render_page()
+        if self._tabs.selected_index == 1:
+            self._render_charts()
+
+    def _sync_controls(self) -> None:
+        self._quiet = True
+        try:
+            options = [("all", None)] + [
+                (_render.status_label(s) if s != _render.ERROR_KEY else "⚠ fetch error", s)
+                for s in self._summary.counts
+            ]
+            if self._status is not None and self._status not in self._summary.counts:
+                options.append((_render.clip(self._status, 40), self._status))
+            if list(self._status_menu.options) != options:
+                self._status_menu.options = options
+            self._status_menu.value = self._status
+            self._text_box.value = self._text
+            self._sort_menu.value = self._sort
+            self._order.value = self._ascending
+            for button in self._status_box.children:
+                button.icon = "filter" if getattr(button, "_ice_status", None) == self._status else ""
+        finally:
+            self._quiet = False
+
+    def _refresh_summary(self) -> None:
+        summary = self._summary
+        buttons = []
+        all_button = widgets.Button(description=f"All {summary.total:,}", layout=widgets.Layout(width="auto"))
+        all_button._ice_status = None
+        buttons.append(all_button)
+        for status, n in summary.counts.items():
+            kind = "error" if status == _render.ERROR_KEY else _render.status_kind(status)
+            label = "⚠ fetch error" if status == _render.ERROR_KEY else _render.status_label(status)
+            button = widgets.Button(
+                description=f"{label} {n:,}",
+                button_style=_BUTTON_STYLE[kind],
+                tooltip=f"show only {label}",
+                layout=widgets.Layout(width="auto"),
+            )
+            button._ice_status = status
+            buttons.append(button)
+        for button in buttons:
+            button.on_click(self._on_status_button)
+        for old in self._status_box.children:
+            old.close()
+        self._status_box.children = buttons
+        rate = "—" if summary.success_rate is None else f"{summary.success_rate:.1%}"
+        self._stats_html.value = (
+            f'<span class="ice-root">success rate <strong>{rate}</strong> · duration p50 '
+            f"{_render.format_duration(summary.p50)} · p90 {_render.format_duration(summary.p90)}"
+            f" · max {_render.format_duration(summary.max)}</span>"
+        )
+        self._sync_controls()
+
+    def _render_page(self) -> None:
+        page = self.page_frame()
+        start = self._page * self._page_size
+        self._table.value = _render.table_html(
+            page, start=start, total=len(self._positions), stale=self._stale
+        )
+        self._page_label.value = (
+            f"page {self._page + 1:,} of {self.page_count:,} · {len(self._positions):,} jobs"
+        )
+        self._first.disabled = self._prev.disabled = self._page == 0
+        self._next.disabled = self._last.disabled = self._page >= self.page_count - 1
+        options: list[tuple[str, int | None]] = [("— choose a row —", None)]
+        for i, (position, job_id, name) in enumerate(
+            zip(
+                self._positions[start : start + self._page_size],
+                page["job_id"].tolist(),
+                page["name"].tolist(),
+            )
+        ):
+            label = f"{start + i + 1}. {_render.clip(job_id, 40)}"
+            if isinstance(name, str):
+                label += f" · {_render.clip(name, 40)}"
+            options.append((label, int(position)))
+        self._quiet = True
+        try:
+            self._row_menu.options = options
+            self._row_menu.value = None
+        finally:
+            self._quiet = False
+
+    def _render_triage(self) -> None:
+        self._triage_html.value = _render.triage_html(self.triage())
+
+    def _charts(self) -> list[tuple[str, bytes | None]]:
+        key = (self._status, self._text)
+        charts = self._chart_cache.get(key)
+        if charts is None:
+            rows = self._frame.iloc[np.sort(self._positions)]
+            now = _fetched_at(self._frame)
+            charts = [
+                ("histogram of job durations", _charts.duration_histogram(rows["duration"])),
+                ("timeline of jobs", _charts.timeline(rows, now=now)),
+            ]
+            self._chart_cache[key] = charts
+        return charts
+
+    def _render_charts(self) -> None:
+        (_, hist), (_, timeline) = self._charts()
+        self._hist.value = hist or b""
+        self._timeline.value = timeline or b""
+        self._hist.layout.display = None if hist else "none"
+        self._timeline.layout.display = None if timeline else "none"
+        filtered = " (filtered)" if self._status or self._text else ""
+        self._charts_note.value = (
+            f'<span class="ice-muted">{len(self._positions):,} jobs{filtered}</span>'
+            if hist or timeline
+            else '<span class="ice-muted">No times to chart.</span>'
+        )
+
+    def _open_position(self, position: int) -> JobCard:
+        row = self._frame.iloc[position].to_dict()
+        job, error = _render.job_from_row(row)
+        stale = self._stale.get(job.job_id) if job.job_id else None
+        card = JobCard(job, client=self._client, error=error, stale=stale)
+        if self._card is not None:
+            self._card.close()
+        self._card = card
+        self._card_box.children = [card]
+        return card
+
+    def _export_clicked(self) -> None:
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        try:
+            path = self.to_csv(Path.cwd() / f"ice_jobs_{stamp}.csv")
+        except OSError as exc:
+            self._export_note.value = f'<span class="ice-stale">export failed: {_render.esc(exc, 300)}</span>'
+            return
+        self._export_note.value = (
+            f'<span class="ice-root">wrote {len(self._positions):,} rows to '
+            f'<span class="ice-copy">{_render.esc(str(path), 500)}</span></span>'
+        )
+
+    # -- observers (the front end calls these)
+
+    def _on_text(self, change: dict[str, Any]) -> None:
+        if not self._quiet:
+            self.set_filter(text=change["new"] or "")
+
+    def _on_status_menu(self, change: dict[str, Any]) -> None:
+        if not self._quiet:
+            self.set_filter(status=change["new"])
+
+    def _on_status_button(self, button: widgets.Button) -> None:
+        self.set_filter(status=getattr(button, "_ice_status", None))
+
+    def _on_sort(self, _change: dict[str, Any]) -> None:
+        if not self._quiet:
+            self.sort_by(self._sort_menu.value, self._order.value)
+
+    def _on_row(self, change: dict[str, Any]) -> None:
+        if not self._quiet and change["new"] is not None:
+            self._open_position(int(change["new"]))
+
+    def _on_tab(self, change: dict[str, Any]) -> None:
+        if change["new"] == 1:
+            self._render_charts()
+        elif change["new"] == 2:
+            self._render_triage()
+
+    # ------------------------------------------------------------------ display
+
+    def to_html(self, *, charts: bool = True) -> str:
+        """Static HTML: summary, the current page, failure triage and (by default) the charts."""
+        start = self._page * self._page_size
+        return _render.view_html(
+            summary=self._summary,
+            page=self.page_frame(),
+            start=start,
+            total=len(self._positions),
+            triage_table=self.triage(),
+            charts=self._charts() if charts else (),
+            stale=self._stale,
+            note=self._notice,
+        )
+
+    def to_text(self) -> str:
+        """Readable plain text: summary, the first rows of the page, failure triage."""
+        return _render.view_text(
+            summary=self._summary,
+            page=self.page_frame(),
+            start=self._page * self._page_size,
+            total=len(self._positions),
+            triage_table=self.triage(),
+            note=self._notice,
+        )
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+        data = super()._repr_mimebundle_(**kwargs) or {}
+        data["text/plain"] = self.to_text()
+        data["text/html"] = self.to_html()
+        return data
+
+    def close(self) -> None:
+        """Close the dashboard and every widget in it."""
+        if self._card is not None:
+            self._card.close()
+            self._card = None
+        for widget in _descendants(self):
+            if widget is not self:
+                widget.close()
+        super().close()
+
+    def __repr__(self) -> str:
+        shown = "" if len(self._positions) == len(self._frame) else f", {len(self._positions):,} shown"
+        name = type(self).__name__
+        return f"{name}({len(self._frame):,} jobs{shown}, page {self._page + 1}/{self.page_count})"
+
+
+def _small() -> widgets.Layout:
+    return widgets.Layout(width="2.6em")
+
+
+def _fetched_at(frame: pd.DataFrame) -> datetime | None:
+    value = frame.attrs.get("fetched_at")
+    if value is None:
+        return None
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        return None
+    if stamp.tzinfo is None:
+        stamp = stamp.tz_localize("UTC")
+    return stamp.to_pydatetime()
+
+
+def _descendants(root: Any) -> list[Any]:
+    found = [root]
+    for child in getattr(root, "children", ()) or ():
+        found.extend(_descendants(child))
+    return found
