@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import html.parser
+import json
 import math
 import threading
 from collections.abc import Iterator
@@ -87,6 +88,8 @@ class SafeHtmlChecker(html.parser.HTMLParser):
         if self.allowed_tags is not None and tag not in self.allowed_tags:
             self.problems.append(f"unexpected <{tag}>")
         attributes = dict(attrs)
+        if tag == "img" and "ice-chart" not in (attributes.get("class") or ""):
+            self.problems.append("an <img> that is not the renderer's chart")
         for name, value in attrs:
             if name.startswith("on"):
                 self.problems.append(f"<{tag} {name}=...>")
@@ -370,3 +373,49 @@ def test_fifty_thousand_ids_stay_within_the_concurrency_cap() -> None:
         assert 1 < counter.max <= cap, f"{counter.max} requests in flight with concurrency={cap}"
         assert len(frame) == 50_000
         assert frame["error_code"].isna().sum() == 1000
+
+
+# --------------------------------------------------------------------------- emulator round trip
+
+
+def _json_normal(value: Any) -> Any:
+    """What a value becomes on the wire (lone surrogate pairs join, for instance)."""
+    return json.loads(json.dumps(value))
+
+
+def test_injection_round_trip_through_the_emulator(emu: Emulator, benign_tags: set[str]) -> None:
+    widgets = pytest.importorskip("ipywidgets")
+    from ice_widgets import JobCard, JobsView
+
+    ids = emu.hostile_ids
+    assert len(ids) == len(INJECTION_PAYLOADS)
+    with _client(emu) as client:
+        frame = ice_widgets.fetch_jobs(ids, client=client, progress=False)
+    assert frame["error_code"].isna().all()
+    # The payloads arrive byte for byte (as the wire carries them): nothing is "cleaned" away.
+    for row in frame.itertuples():
+        truth = _json_normal(emu.expected(row.job_id))
+        assert row.name == (truth["Name"] if truth["Name"].strip() else None) or row.name == truth["Name"]
+        assert row.message == truth["Message"] or not truth["Message"].strip()
+    view = JobsView(frame, page_size=10)
+    try:
+        for page in range(view.page_count):
+            view.go_to_page(page)
+            check_html(view.to_html(charts=page == 0), benign_tags | {"img"})
+            for child in _walk(view):
+                if isinstance(child, widgets.HTML):
+                    check_html(str(child.value), benign_tags | {"img"})
+        text = view.to_text()
+        assert isinstance(text, str)
+    finally:
+        view.close()
+    for job_id in ids:
+        with _client(emu) as client:
+            card = JobCard(client.get_package_job(job_id), client=client)
+            try:
+                check_html(card.to_html(), benign_tags)
+                for child in _walk(card):
+                    if isinstance(child, widgets.HTML):
+                        check_html(str(child.value), benign_tags)
+            finally:
+                card.close()
