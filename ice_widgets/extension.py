@@ -1,0 +1,220 @@
+"""The IPython extension: ``%load_ext ice_widgets``.
+
+Registers
+
+* ``%ice_job [--endpoint E] [--profile P] [--region R] JOB_ID``: shows a :class:`JobCard`;
+* ``%ice_jobs [options] EXPR``: ``EXPR`` is a Python expression in the user namespace
+  giving job IDs (a list, a Series, a DataFrame with a ``job_id`` column, a string), or IDs
+  written inline, separated by spaces or commas. Shows a :class:`JobsView` and stores the
+  frame in ``_ice_jobs``;
+* ``%ice_watch [options] EXPR``: the same IDs, watched live (:func:`watch`); the view is
+  stored in ``_ice_watch``;
+* a display formatter so a bare :class:`~ice_widgets.PackageJob` at the end of a cell
+  shows as a job card.
+
+``%unload_ext ice_widgets`` removes the magics and the formatter and stops every poller.
+IPython is imported here only, when the extension is loaded.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from ice_widgets._models import PackageJob
+
+__all__ = ["IceMagics", "load_ipython_extension", "unload_ipython_extension"]
+
+MAGIC_NAMES = ("ice_job", "ice_jobs", "ice_watch")
+# Leading options (``--endpoint X``, ``--profile=Y``); the rest of the line is the expression.
+_OPTIONS = re.compile(r"^\s*((?:--(?:endpoint|profile|region)(?:=|\s+)\S+\s*)*)(.*)$", re.S)
+# IDs written inline: word characters, dashes, dots and the docs' masking stars.
+_INLINE_IDS = re.compile(r"^[\w.*\-]+(?:[\s,]+[\w.*\-]+)*[\s,]*$")
+_SPLIT = re.compile(r"[\s,]+")
+
+# id(shell) -> the mimebundle formatter that was registered for PackageJob before us.
+_SAVED: dict[int, Any] = {}
+_MISSING = object()
+
+
+def _options(magic: Any, line: str) -> tuple[Any, str]:
+    """Parse the leading options with magic_arguments; return them and the raw rest."""
+    match = _OPTIONS.match(line)
+    assert match is not None  # the pattern matches any string
+    prefix, rest = match.group(1), match.group(2).strip()
+    args = parse_argstring(magic, prefix)
+    return args, rest
+
+
+def _client(args: Any, *, asynchronous: bool = False) -> Any:
+    """A client for the magic's options, or None (the widgets then use the environment)."""
+    options = {k: getattr(args, k) for k in ("endpoint", "profile", "region") if getattr(args, k, None)}
+    if not options:
+        return None
+    from ice_widgets._client import AsyncClient, Client
+
+    return (AsyncClient if asynchronous else Client)(**options)
+
+
+def ids_from_value(value: Any) -> list[str]:
+    """Job IDs from what an expression gave: a string, IDs, jobs, a Series or a frame."""
+    if isinstance(value, str):
+        return [x for x in _SPLIT.split(value) if x]
+    if isinstance(value, PackageJob):
+        return [value.job_id] if value.job_id else []
+    columns = getattr(value, "columns", None)
+    if columns is not None:
+        if "job_id" not in columns:
+            raise UsageError("the DataFrame has no job_id column")
+        value = value["job_id"]
+    if isinstance(value, Iterable):
+        ids: list[str] = []
+        for item in value:
+            if isinstance(item, PackageJob):
+                item = item.job_id
+            if isinstance(item, str) and item.strip():
+                ids.append(item.strip())
+            elif item is not None and not (isinstance(item, float) and item != item):
+                raise UsageError(f"not a job ID: {item!r}")
+        return ids
+    raise UsageError(f"expected job IDs, got {type(value).__name__}")
+
+
+@magics_class
+class IceMagics(Magics):
+    """Line magics that show ICE packaging jobs."""
+
+    @property
+    def _shell(self) -> Any:
+        if self.shell is None:  # pragma: no cover - magics are always bound to a shell
+            raise UsageError("no IPython shell")
+        return self.shell
+
+    def _resolve(self, text: str) -> list[str]:
+        """EXPR -> job IDs: evaluate in the user namespace, or read IDs written inline."""
+        if not text:
+            raise UsageError("give job IDs or an expression that yields them")
+        try:
+            value = self._shell.ev(text)
+        except (NameError, SyntaxError):
+            if not _INLINE_IDS.match(text):
+                raise
+            value = text
+        ids = ids_from_value(value)
+        if not ids:
+            raise UsageError("no job IDs")
+        return ids
+
+    @magic_arguments()
+    @argument("--endpoint", help="ICE endpoint (host or URL), e.g. http://127.0.0.1:8765")
+    @argument("--profile", help="aliyun CLI / credentials.ini profile")
+    @argument("--region", help="region ID, e.g. cn-shanghai")
+    @argument("job_id", nargs="*", help="the job ID (or a variable holding it)")
+    @line_magic
+    def ice_job(self, line: str) -> None:
+        """Show one job as a card: ``%ice_job [--endpoint E] JOB_ID``."""
+        from IPython.display import display
+
+        from ice_widgets.widgets import JobCard
+
+        args, rest = _options(self.ice_job, line)
+        if not rest:
+            raise UsageError("usage: %ice_job [--endpoint E] [--profile P] [--region R] JOB_ID")
+        value: Any = self._shell.user_ns.get(rest, rest) if rest.isidentifier() else rest
+        if isinstance(value, PackageJob):
+            display(JobCard(value, client=_client(args)))
+            return
+        ids = ids_from_value(value)
+        if len(ids) != 1:
+            raise UsageError("%ice_job takes one job ID; use %ice_jobs for several")
+        display(JobCard(ids[0], client=_client(args)))
+
+    @magic_arguments()
+    @argument("--endpoint", help="ICE endpoint (host or URL)")
+    @argument("--profile", help="aliyun CLI / credentials.ini profile")
+    @argument("--region", help="region ID")
+    @argument("expr", nargs="*", help="a Python expression giving job IDs, or IDs separated by spaces/commas")
+    @line_magic
+    def ice_jobs(self, line: str) -> None:
+        """Fetch jobs and show a dashboard; the frame is stored in ``_ice_jobs``."""
+        from IPython.display import display
+
+        from ice_widgets.widgets import JobsView
+        from ice_widgets.widgets._view import records_to_frame
+
+        args, rest = _options(self.ice_jobs, line)
+        ids = self._resolve(rest)
+        client = _client(args)
+        frame = records_to_frame(ids, client=client)
+        self._shell.user_ns["_ice_jobs"] = frame
+        display(JobsView(frame, client=client))
+
+    @magic_arguments()
+    @argument("--endpoint", help="ICE endpoint (host or URL)")
+    @argument("--profile", help="aliyun CLI / credentials.ini profile")
+    @argument("--region", help="region ID")
+    @argument("--interval", help="seconds between refreshes (default 5)")
+    @argument("expr", nargs="*", help="a Python expression giving job IDs, or IDs separated by spaces/commas")
+    @line_magic
+    def ice_watch(self, line: str) -> None:
+        """Watch jobs until they finish; the view is stored in ``_ice_watch``."""
+        from IPython.display import display
+
+        from ice_widgets.widgets import watch
+
+        interval = 5.0
+        match = re.search(r"--interval(?:=|\s+)(\S+)", line)
+        if match:
+            try:
+                interval = float(match.group(1))
+            except ValueError:
+                raise UsageError(f"--interval must be a number, not {match.group(1)!r}") from None
+            line = line[: match.start()] + line[match.end() :]
+        args, rest = _options(self.ice_watch, line)
+        ids = self._resolve(rest)
+        view = watch(ids, client=_client(args, asynchronous=True), interval=interval)
+        self._shell.user_ns["_ice_watch"] = view
+        display(view)
+
+
+def _job_bundle(job: PackageJob) -> dict[str, Any]:
+    """The mime bundle of a bare PackageJob: a live JobCard plus its static HTML and text."""
+    from ice_widgets.widgets import JobCard
+
+    return JobCard(job)._repr_mimebundle_() or {}
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the magics and the PackageJob display formatter (idempotent)."""
+    ipython.register_magics(IceMagics)
+    formatter = ipython.display_formatter.mimebundle_formatter
+    key = id(ipython)
+    previous = formatter.for_type(PackageJob, _job_bundle)
+    if key not in _SAVED:
+        _SAVED[key] = _MISSING if previous is None else previous
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Undo :func:`load_ipython_extension`: magics, formatter, and every live poller."""
+    manager = ipython.magics_manager
+    for name in MAGIC_NAMES:
+        line_magics = manager.magics["line"]
+        if getattr(line_magics.get(name), "__self__", None).__class__ is IceMagics:
+            del line_magics[name]
+    if isinstance(manager.registry.get("IceMagics"), IceMagics):
+        del manager.registry["IceMagics"]
+    formatter = ipython.display_formatter.mimebundle_formatter
+    previous = _SAVED.pop(id(ipython), _MISSING)
+    if previous is _MISSING:
+        formatter.pop(PackageJob, None)
+    else:
+        formatter.for_type(PackageJob, previous)
+    watch_module = sys.modules.get("ice_widgets.widgets._watch")
+    if watch_module is not None:
+        watch_module.stop_all()

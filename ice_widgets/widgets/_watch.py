@@ -1,0 +1,348 @@
+"""watch(): a JobsView that refreshes unfinished jobs until every one has finished.
+
+One poller per view, an :class:`asyncio.Task` on the kernel's own running event loop: no
+thread, no thread per job. Each round fetches the unfinished jobs through an
+:class:`~ice_widgets._client.AsyncClient` with bounded concurrency, then redraws the view
+once (only its visible page is rendered). Between rounds the "updated N s ago" line ticks.
+
+* A job whose refresh fails keeps its last known state and is marked stale (never shown as
+  current); a job that was never fetched shows the error.
+* Throttling doubles the delay between rounds (up to :data:`MAX_DELAY`); a good round
+  resets it.
+* The poller stops when every job has finished, on :meth:`WatchView.close`, on
+  ``%unload_ext ice_widgets`` (:func:`stop_all`) and at interpreter exit.
+
+Without a running loop (a script, a test) nothing is scheduled: step the view with
+``await view.poll_once()`` or run it to the end with ``await view.run()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import math
+import weakref
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from ice_widgets._errors import (
+    AuthenticationError,
+    CredentialsError,
+    IceError,
+    InvalidParameterError,
+    NotFoundError,
+    PermissionDeniedError,
+    ThrottlingError,
+)
+from ice_widgets._frames import JobError, build_frame
+from ice_widgets._models import FINISHED_STATUSES, PackageJob
+from ice_widgets.widgets._view import JobsView
+
+__all__ = ["MAX_DELAY", "WatchView", "live_pollers", "stop_all", "watch"]
+
+#: Longest delay between rounds while the API throttles us (seconds).
+MAX_DELAY = 120.0
+#: Errors after which a job will never be found: it counts as finished for the poller.
+_PERMANENT = (NotFoundError, PermissionDeniedError, InvalidParameterError)
+#: Errors after which no job can be fetched: the poller stops and says why.
+_FATAL = (AuthenticationError, CredentialsError)
+
+_LIVE: weakref.WeakSet[WatchView] = weakref.WeakSet()
+
+
+def live_pollers() -> list[WatchView]:
+    """The views whose poller is running now."""
+    return [view for view in list(_LIVE) if view.running]
+
+
+def stop_all() -> None:
+    """Stop every running poller (used by ``%unload_ext`` and at interpreter exit)."""
+    for view in list(_LIVE):
+        with contextlib.suppress(Exception):
+            view.stop()
+
+
+atexit.register(stop_all)
+
+
+def _code_message(exc: BaseException) -> tuple[str, str]:
+    if isinstance(exc, IceError):
+        return exc.code or type(exc).__name__, " ".join(str(exc.message).split())
+    return type(exc).__name__, str(exc)
+
+
+def _async_client(client: Any) -> tuple[Any, bool]:
+    """``(AsyncClient, owned)`` from an AsyncClient, a sync Client (same endpoint and key) or None."""
+    from ice_widgets._client import AsyncClient
+
+    if client is None:
+        return AsyncClient(), True
+    if hasattr(client, "aclose"):
+        return client, False
+    # A sync Client: an AsyncClient for the same endpoint, sharing its resolved credentials
+    # provider (no secret is copied anywhere else).
+    twin = AsyncClient(endpoint=client.endpoint, timeout=client.timeout, max_retries=client.max_retries)
+    twin._credentials = client._credentials
+    return twin, True
+
+
+class WatchView(JobsView):
+    """A :class:`JobsView` whose unfinished jobs are refreshed until all have finished.
+
+    Build it with :func:`watch`. ``running`` tells whether the poller runs; ``stop()`` stops
+    it and keeps the view; ``close()`` stops it and closes the widget.
+    """
+
+    def __init__(
+        self,
+        job_ids: Iterable[str],
+        *,
+        client: Any = None,
+        interval: float = 5.0,
+        concurrency: int = 16,
+        page_size: int = 25,
+    ) -> None:
+        ids = list(dict.fromkeys(str(j).strip() for j in job_ids if str(j).strip()))
+        self._ids = ids
+        self._records: dict[str, PackageJob | JobError] = {i: PackageJob(job_id=i) for i in ids}
+        self._fetched: set[str] = set()  # fetched at least once
+        self._done: set[str] = set()  # finished, or permanently unfetchable
+        self._interval = max(0.05, float(interval))
+        self._delay = self._interval
+        self._concurrency = max(1, int(concurrency))
+        self._given_client = client
+        self._aclient: Any = None
+        self._owns_aclient = False
+        self._task: asyncio.Task[None] | None = None
+        self._updated_at: datetime | None = None
+        self._rounds = 0
+        self._throttled = 0
+        self._failure: str | None = None
+        self._stopped = False
+        sync_client = client if client is not None and not hasattr(client, "aclose") else None
+        super().__init__(build_frame(list(self._records.values())), client=sync_client, page_size=page_size)
+        self.add_class("ice-watch")
+        _LIVE.add(self)
+        self.set_notice("waiting for the first refresh")
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def running(self) -> bool:
+        """True while the poller task exists and has not finished."""
+        return self._task is not None and not self._task.done()
+
+    @property
+    def finished(self) -> bool:
+        """True when every job has finished (or can never be fetched)."""
+        return len(self._done) == len(self._ids)
+
+    @property
+    def rounds(self) -> int:
+        """Refresh rounds done so far."""
+        return self._rounds
+
+    @property
+    def delay(self) -> float:
+        """Seconds until the next round (grows while throttled)."""
+        return self._delay
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        """The poller task, if one was started."""
+        return self._task
+
+    # ------------------------------------------------------------------ polling
+
+    def start(self) -> bool:
+        """Start the poller on the running event loop; False when no loop runs (or it finished)."""
+        if self.running or self.finished or self._stopped:
+            return self.running
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.set_notice("not polling (no running event loop): await view.poll_once() to refresh")
+            return False
+        self._task = loop.create_task(self.run(), name=f"ice_widgets.watch({len(self._ids)} jobs)")
+        return True
+
+    async def run(self) -> None:
+        """Refresh until every job has finished (or the view is stopped)."""
+        try:
+            while not self._stopped and not self.finished:
+                await self.poll_once()
+                if self.finished or self._failure or self._stopped:
+                    break
+                await self._wait(self._delay)
+        finally:
+            await self._release_client()
+            self._show_notice()
+
+    async def _wait(self, seconds: float) -> None:
+        """Sleep until the next round, ticking the "updated N s ago" line once a second."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        while not self._stopped:
+            left = end - loop.time()
+            if left <= 0:
+                return
+            await asyncio.sleep(min(1.0, left))
+            self._show_notice(next_in=max(0.0, end - loop.time()))
+
+    async def poll_once(self) -> int:
+        """Fetch every unfinished job once and redraw; returns how many were fetched."""
+        if self._failure:
+            return 0
+        if self._aclient is None:
+            self._aclient, self._owns_aclient = _async_client(self._given_client)
+        pending = [i for i in self._ids if i not in self._done]
+        semaphore = asyncio.Semaphore(self._concurrency)
+        throttled = 0
+        retry_after = 0.0
+
+        async def one(job_id: str) -> None:
+            nonlocal throttled, retry_after
+            async with semaphore:
+                if self._stopped:
+                    return
+                try:
+                    job = await self._aclient.get_package_job(job_id)
+                except asyncio.CancelledError:
+                    raise
+                except _FATAL as exc:
+                    self._failure = "{}: {}".format(*_code_message(exc))
+                except Exception as exc:
+                    code, message = _code_message(exc)
+                    if isinstance(exc, ThrottlingError):
+                        throttled += 1
+                        retry_after = max(retry_after, float(exc.retry_after or 0.0))
+                    if job_id in self._fetched:  # keep the last known state, visibly stale
+                        self._stale[job_id] = f"{code}: {message}"
+                    else:
+                        self._records[job_id] = JobError(job_id, code, message)
+                    if isinstance(exc, _PERMANENT):
+                        self._done.add(job_id)
+                else:
+                    self._records[job_id] = job
+                    self._fetched.add(job_id)
+                    self._stale.pop(job_id, None)
+                    if job.status in FINISHED_STATUSES:
+                        self._done.add(job_id)
+
+        await asyncio.gather(*(one(j) for j in pending))
+        self._rounds += 1
+        self._throttled += throttled
+        if throttled:
+            self._delay = min(MAX_DELAY, max(self._delay * 2, retry_after, self._interval))
+        else:
+            self._delay = self._interval
+        self._updated_at = datetime.now(UTC)
+        if not self._stopped:
+            frame = build_frame(
+                [self._records[i] for i in self._ids],
+                fetched_at=self._updated_at,
+                endpoint=getattr(self._aclient, "endpoint", None),
+            )
+            self.set_frame(frame, stale=self._stale)
+            self._show_notice()
+        if self._failure or self.finished:
+            await self._release_client()
+        return len(pending)
+
+    def _show_notice(self, next_in: float | None = None) -> None:
+        if self._stopped and self.comm is None:
+            return
+        parts = []
+        if self._updated_at is not None:
+            ago = (datetime.now(UTC) - self._updated_at).total_seconds()
+            parts.append(f"updated {max(0, math.floor(ago))} s ago")
+        if self._failure:
+            parts.append(f"stopped: {self._failure}")
+        elif self.finished:
+            parts.append("all jobs finished; no longer refreshing")
+        elif self._stopped:
+            parts.append("stopped")
+        else:
+            waiting = len(self._ids) - len(self._done)
+            parts.append(f"watching {waiting:,} unfinished job{'s' if waiting != 1 else ''}")
+            if next_in is not None:
+                parts.append(f"next refresh in {math.ceil(next_in)} s")
+            if self._delay > self._interval:
+                parts.append(f"throttled: slowed to every {self._delay:.0f} s")
+        stale = len(self._stale)
+        if stale:
+            parts.append(f"{stale:,} stale")
+        self.set_notice(" · ".join(parts))
+
+    async def _release_client(self) -> None:
+        client, self._aclient = self._aclient, None
+        if client is not None and self._owns_aclient:
+            with contextlib.suppress(Exception):
+                await client.aclose()
+
+    def stop(self) -> None:
+        """Stop refreshing (the view stays as it is, marked stopped)."""
+        self._stopped = True
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            with contextlib.suppress(RuntimeError):  # the loop may already be closed
+                task.cancel()
+        elif self._aclient is not None and self._owns_aclient:  # stepped by hand: close it if we can
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None
+            if loop is not None:
+                client, self._aclient = self._aclient, None
+                loop.create_task(client.aclose())
+        with contextlib.suppress(Exception):
+            self._show_notice()
+
+    def close(self) -> None:
+        """Stop the poller and close the widget."""
+        self.stop()
+        _LIVE.discard(self)
+        super().close()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else ("finished" if self.finished else "stopped")
+        return f"WatchView({len(self._ids):,} jobs, {len(self._done):,} done, {state}, rounds={self._rounds})"
+
+    def to_text(self) -> str:
+        """Readable text: the watch state line, then the dashboard."""
+        return f"{self._notice or ''}\n{super().to_text()}".lstrip()
+
+
+def watch(
+    job_ids: Iterable[str] | str,
+    *,
+    client: Any = None,
+    interval: float = 5.0,
+    concurrency: int = 16,
+) -> WatchView:
+    """Show jobs and refresh the unfinished ones until all have finished.
+
+    Parameters
+    ----------
+    job_ids : iterable of str, or str
+        The jobs to watch (a string may hold several IDs separated by spaces or commas).
+    client : AsyncClient or Client, optional
+        Defaults to an :class:`~ice_widgets.AsyncClient` from the environment.
+    interval : float
+        Seconds between refresh rounds (doubled while the API throttles, up to 2 min).
+    concurrency : int
+        Requests in flight at most.
+
+    Returns
+    -------
+    WatchView
+        A :class:`JobsView`. In a notebook the poller starts at once on the kernel's event
+        loop; elsewhere call ``await view.poll_once()`` or ``await view.run()``.
+    """
+    if isinstance(job_ids, str):
+        job_ids = [x for x in job_ids.replace(",", " ").split() if x]
+    view = WatchView(job_ids, client=client, interval=interval, concurrency=concurrency)
+    view.start()
+    return view

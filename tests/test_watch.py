@@ -1,0 +1,172 @@
+"""watch(): one poller on the running event loop, against the emulator (a real HTTP server)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from ice_widgets import AsyncClient
+from ice_widgets.emulator import Emulator
+from ice_widgets.widgets import watch
+from ice_widgets.widgets._watch import WatchView, live_pollers, stop_all
+
+
+def _async(emulator: Emulator, **kwargs: Any) -> AsyncClient:
+    return AsyncClient(
+        endpoint=emulator.endpoint,
+        access_key_id=emulator.access_key_id,
+        access_key_secret=emulator.access_key_secret,
+        **kwargs,
+    )
+
+
+def _submit(client: Any, n: int, tag: str = "force-success") -> list[str]:
+    return [
+        client.submit_package_job("oss://bucket/in.mp4", "oss://bucket/out.m3u8", name=f"{tag} watch {i}")
+        for i in range(n)
+    ]
+
+
+def _seeded_init(emulator: Emulator, n: int) -> list[str]:
+    ids = [j for j in emulator.job_ids if emulator.expected(j)["Status"] == "Init"][:n]
+    assert len(ids) == n
+    return ids
+
+
+def test_poller_runs_on_the_loop_until_all_jobs_finish(emulator: Emulator, client: Any) -> None:
+    ids = _submit(client, 3) + _submit(client, 1, tag="force-fail")
+
+    async def main() -> WatchView:
+        aclient = _async(emulator)
+        view = watch(ids, client=aclient, interval=0.2)
+        assert view.running
+        assert view.task is not None and view.task.get_loop() is asyncio.get_running_loop()
+        assert view in live_pollers()
+        await asyncio.wait_for(asyncio.shield(view.task), timeout=60)
+        assert not view.running and view.finished
+        await aclient.aclose()
+        return view
+
+    view = asyncio.run(main())
+    assert view.rounds >= 2  # it saw the jobs Init first, then polled again
+    statuses = dict(zip(view.frame["job_id"], view.frame["status"].astype(str)))
+    assert statuses == {i: emulator.expected(i)["Status"] for i in ids}
+    assert sorted(statuses.values()) == ["Fail", "Success", "Success", "Success"]
+    assert view.summary.counts == {"Success": 3, "Fail": 1}
+    assert "all jobs finished" in view._notice_html.value and "updated" in view._notice_html.value
+    assert view not in live_pollers()
+    view.close()
+
+
+def test_poller_stops_on_close(emulator: Emulator) -> None:
+    ids = _seeded_init(emulator, 5)  # seeded Init jobs never finish
+
+    async def main() -> None:
+        aclient = _async(emulator)
+        view = watch(ids, client=aclient, interval=0.1)
+        task = view.task
+        assert task is not None
+        while view.rounds < 2:
+            await asyncio.sleep(0.05)
+        assert view.running
+        view.close()
+        await asyncio.sleep(0)
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert task.cancelled() and not view.running
+        assert view not in live_pollers()
+        rounds = view.rounds
+        await asyncio.sleep(0.3)
+        assert view.rounds == rounds
+        await aclient.aclose()
+
+    asyncio.run(main())
+
+
+def test_stop_all_stops_every_poller(emulator: Emulator) -> None:
+    ids = _seeded_init(emulator, 2)
+
+    async def main() -> None:
+        aclient = _async(emulator)
+        views = [watch(ids, client=aclient, interval=0.1) for _ in range(3)]
+        await asyncio.sleep(0.05)
+        assert all(v.running for v in views)
+        stop_all()
+        await asyncio.sleep(0.05)
+        assert not any(v.running for v in views) and live_pollers() == []
+        assert "stopped" in views[0]._notice_html.value
+        await aclient.aclose()
+
+    asyncio.run(main())
+
+
+def test_without_a_loop_it_is_stepped_by_hand(emulator: Emulator, ice_env: Emulator) -> None:
+    ids = [*_seeded_init(emulator, 2), emulator.job_ids[0], "0" * 32]
+    view = watch(ids)  # no running loop here: nothing is scheduled
+    assert not view.running and view.task is None
+    assert "not polling" in view._notice_html.value
+    assert view.summary.counts == {"unknown": 4}  # not fetched yet, and not shown as current
+
+    fetched = asyncio.run(view.poll_once())
+    assert fetched == 4
+    frame = view.frame.set_index("job_id")
+    assert frame.loc[ids[0], "status"] == "Init"
+    assert frame.loc[ids[2], "status"] == emulator.expected(ids[2])["Status"]
+    assert frame.loc["0" * 32, "error_code"]  # per-row fetch error, shown
+    assert "0" * 32 in view._done  # a job that does not exist is never polled again
+    assert not view.finished
+    assert asyncio.run(view.poll_once()) == 2  # only the unfinished ones
+    view.close()
+
+
+def test_failed_refresh_marks_jobs_stale_and_throttling_backs_off(
+    emulator: Emulator, restore_emulator: Emulator
+) -> None:
+    ids = _seeded_init(emulator, 3)
+
+    async def main() -> WatchView:
+        aclient = _async(emulator, max_retries=0)
+        view = WatchView(ids, client=aclient, interval=1.0)
+        await view.poll_once()
+        assert view.stale == {}
+        emulator.configure(fault_rate=1.0, faults=["503"])
+        await view.poll_once()
+        assert set(view.stale) == set(ids)
+        assert view.frame["status"].astype(str).tolist() == ["Init"] * 3  # last known, kept
+        assert view._table.value.count('class="ice-stale"') == 3
+        assert "3 stale" in view._notice_html.value
+        assert view.delay == 1.0
+        emulator.configure(fault_rate=1.0, faults=["throttle"])
+        await view.poll_once()
+        assert view.delay >= 2.0
+        await view.poll_once()
+        assert view.delay >= 4.0 and "throttled" in view._notice_html.value
+        emulator.configure(fault_rate=0.0)
+        await view.poll_once()
+        assert view.stale == {} and view.delay == 1.0
+        assert "ice-stale" not in view._table.value
+        await aclient.aclose()
+        return view
+
+    asyncio.run(main()).close()
+
+
+def test_cards_opened_from_a_watch_show_stale(emulator: Emulator, restore_emulator: Emulator) -> None:
+    ids = _seeded_init(emulator, 1)
+
+    async def main() -> WatchView:
+        aclient = _async(emulator, max_retries=0)
+        view = WatchView(ids, client=aclient)
+        await view.poll_once()
+        emulator.configure(fault_rate=1.0, faults=["503"])
+        await view.poll_once()
+        await aclient.aclose()
+        return view
+
+    view = asyncio.run(main())
+    card = view.open_job(ids[0])
+    assert card.stale is not None and "ice-stale" in card.to_html()
+    assert "[stale:" in view._repr_mimebundle_()["text/plain"] or "stale" in view.to_text()
+    view.close()
