@@ -177,6 +177,10 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
 
+def _order_tag(order: str) -> str:
+    return "D" if order == "CreateTimeDesc" else "A"
+
+
 def _dumps(value: Any) -> bytes:
     try:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -391,7 +395,7 @@ class JobStore:
     # -- listing -------------------------------------------------------------------------------
 
     def _token(self, order: str, key: tuple[float, int]) -> str:
-        payload = f"{order[0]}:{key[0]!r}:{key[1]}".encode()
+        payload = f"{_order_tag(order)}:{key[0]!r}:{key[1]}".encode()
         mac = hmac.new(self._token_key, payload, hashlib.sha256).digest()[:9]
         return base64.urlsafe_b64encode(payload + b"." + mac).decode("ascii")
 
@@ -405,7 +409,7 @@ class JobStore:
             ):
                 raise bad
             kind, created, seq = payload.decode("ascii").split(":")
-            if kind != order[0]:
+            if kind != _order_tag(order):
                 raise bad
             return (float(created), int(seq))
         except (ValueError, UnicodeError) as exc:

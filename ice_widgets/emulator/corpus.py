@@ -93,7 +93,7 @@ INJECTION_PAYLOADS: list[str] = [
     "\u0000<script>alert(1)</script>",  # NUL
     "line1\r\nline2\rline3\nline4",
     "\x1b[31mred\x1b[0m\x07",  # terminal escapes and BEL
-    "\ud83d\ude00 emoji and \u4e2d\u6587 and \u00e9\u0301",
+    "\U0001f600 emoji and \u4e2d\u6587 and \u00e9\u0301",
     "\u0430dmin",  # Cyrillic a
     "\U0001f4a9" * 50,
     # size and shape
