@@ -301,11 +301,15 @@ def test_view_export_and_csv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert written[0].name in view._export_note.value
 
 
-def test_view_from_ids_uses_the_client() -> None:
-    client = FakeClient({f"j{i}": _api(JobId=f"j{i}") for i in range(3)})
-    view = JobsView(["j0", "j1", "j2", "missing"], client=client)  # type: ignore[arg-type]
-    assert sorted(client.calls) == ["j0", "j1", "j2", "missing"]
-    assert view.summary.counts == {"Success": 3, "error": 1}
+def test_view_from_ids_fetches_with_the_client(client: Any, emulator: Any) -> None:
+    ids = [*emulator.job_ids[:3], "0" * 32]
+    view = JobsView(ids, client=client)
+    assert list(view.frame["job_id"]) == ids
+    expected = [emulator.expected(i)["Status"] for i in ids[:3]]
+    assert view.frame["status"].astype(str).tolist()[:3] == expected
+    assert view.summary.counts.get("error") == 1  # the missing job is a row with its error
+    assert client.stats.requests >= 4
+    view.close()
 
 
 def test_view_set_frame_keeps_filters_and_marks_stale() -> None:

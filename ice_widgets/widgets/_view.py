@@ -7,7 +7,6 @@ their tab is opened or the static HTML is asked for) and cached per filter.
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -20,7 +19,7 @@ import pandas as pd
 
 from ice_widgets._models import PackageJob
 from ice_widgets.widgets import _charts, _render
-from ice_widgets.widgets._card import JobCard, default_client
+from ice_widgets.widgets._card import JobCard
 
 if TYPE_CHECKING:  # pragma: no cover
     from ice_widgets._client import Client
@@ -54,33 +53,19 @@ _BUTTON_STYLE = {"success": "success", "fail": "danger", "running": "info", "err
 
 
 def records_to_frame(records: Iterable[Any], *, client: Any = None) -> pd.DataFrame:
-    """A job frame from PackageJobs / JobErrors, or from job IDs fetched with ``client``."""
-    from ice_widgets._frames import JobError, build_frame
+    """A job frame from PackageJobs / JobErrors, or from job IDs fetched with ``client``.
+
+    IDs go through :func:`ice_widgets.fetch_jobs` (bounded, adaptive, with progress);
+    records already fetched are put before them.
+    """
+    from ice_widgets._frames import build_frame, fetch_jobs
 
     items = list(records)
     ids = [x for x in items if isinstance(x, str)]
-    if not ids:
-        return build_frame(items)
-    # fetch_jobs is the bounded batch engine; a plain loop stands in where it is missing.
-    fetch_jobs = getattr(importlib.import_module("ice_widgets._frames"), "fetch_jobs", None)
-    owned = client is None
-    client = default_client(client)
-    try:
-        if fetch_jobs is not None:
-            frame = fetch_jobs(ids, client=client)
-        else:
-            fetched: list[Any] = []
-            for job_id in ids:
-                try:
-                    fetched.append(client.get_package_job(job_id))
-                except Exception as exc:
-                    code = getattr(exc, "code", None) or type(exc).__name__
-                    fetched.append(JobError(job_id, code, str(getattr(exc, "message", exc))))
-            frame = build_frame(fetched, endpoint=getattr(client, "endpoint", None))
-    finally:
-        if owned:
-            client.close()
     others = [x for x in items if not isinstance(x, str)]
+    if not ids:
+        return build_frame(others)
+    frame = fetch_jobs(ids, client=client)
     if others:
         frame = pd.concat([build_frame(others), frame], ignore_index=True)
     return frame
@@ -535,8 +520,9 @@ class JobsView(widgets.VBox):
 
     def close(self) -> None:
         """Close the dashboard and every widget in it."""
-        if self._card is not None:
-            self._card.close()
+        card = getattr(self, "_card", None)  # (close also runs for a half-built view)
+        if card is not None:
+            card.close()
             self._card = None
         for widget in _descendants(self):
             if widget is not self:
