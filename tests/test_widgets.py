@@ -338,3 +338,18 @@ def test_view_state_is_small_for_a_large_frame() -> None:
     size = sum(len(repr(w.get_state())) for w in _all_widgets(view))
     assert _table_rows(view) == 25
     assert size < 200_000  # one page, not 3,000 rows
+
+
+def test_df_ice_view_and_trimmed_frames(tmp_path: Path) -> None:
+    frame = build_frame(_records())
+    view = frame.ice.view(page_size=5)
+    assert isinstance(view, JobsView) and view.frame is frame and view.page_count == 13
+    trimmed = frame[["job_id", "name", "status", "duration", "error_code"]]
+    view2 = JobsView(trimmed)
+    assert view2.summary.counts == view.summary.counts and "name 0" in view2._table.value
+    frame.drop(columns=["input_media"]).to_csv(tmp_path / "jobs.csv", index=False)
+    view3 = JobsView(pd.read_csv(tmp_path / "jobs.csv"))
+    assert view3.summary.counts == view.summary.counts
+    assert view3.summary.p50 == view.summary.p50
+    view3.sort_by("submit_time", ascending=False)
+    assert view3.export()["submit_time"].dropna().is_monotonic_decreasing

@@ -24,7 +24,7 @@ from ice_widgets.widgets._card import JobCard
 if TYPE_CHECKING:  # pragma: no cover
     from ice_widgets._client import Client
 
-__all__ = ["JobsView", "records_to_frame"]
+__all__ = ["JobsView", "conform", "records_to_frame"]
 
 #: Sortable columns offered in the sort menu: (label, column).
 SORT_CHOICES: tuple[tuple[str, str | None], ...] = (
@@ -71,6 +71,24 @@ def records_to_frame(records: Iterable[Any], *, client: Any = None) -> pd.DataFr
     return frame
 
 
+def conform(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` itself when it has the job frame's columns and dtypes; else a conformed copy.
+
+    Missing columns are added empty and the others coerced (after CSV, parquet or edits), so
+    a frame a user has trimmed or reloaded can still be viewed.
+    """
+    from ice_widgets._frames import COLUMNS, empty_frame, restore_types
+
+    template = empty_frame().dtypes
+    if all(c in frame.columns and str(frame[c].dtype) == str(template[c]) for c in COLUMNS):
+        return frame
+    out = frame.copy()
+    for name in COLUMNS:
+        if name not in out.columns:
+            out[name] = pd.Series([None] * len(out), index=out.index, dtype=object)
+    return restore_types(out)
+
+
 class JobsView(widgets.VBox):
     """A dashboard over a batch of jobs: summary, filterable sortable paged table, charts, triage.
 
@@ -99,7 +117,7 @@ class JobsView(widgets.VBox):
         page_size: int = 25,
     ) -> None:
         if isinstance(frame_or_ids, pd.DataFrame):
-            frame = frame_or_ids
+            frame = conform(frame_or_ids)
         elif isinstance(frame_or_ids, (str, PackageJob)):
             frame = records_to_frame([frame_or_ids], client=client)
         else:
