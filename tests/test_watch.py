@@ -170,3 +170,43 @@ def test_cards_opened_from_a_watch_show_stale(emulator: Emulator, restore_emulat
     assert card.stale is not None and "ice-stale" in card.to_html()
     assert "[stale:" in view._repr_mimebundle_()["text/plain"] or "stale" in view.to_text()
     view.close()
+
+
+@pytest.mark.notebook
+def test_in_a_real_kernel_the_poller_runs_on_the_kernel_loop(tmp_path: Any) -> None:
+    """ipykernel: %ice_watch starts a Task on the kernel's loop; cells still run; unload stops it."""
+    nbformat = pytest.importorskip("nbformat")
+    from pathlib import Path
+
+    from _nbharness import execute, kernel_env
+
+    with Emulator(jobs=50, seed=3, port=0) as emu:
+        init = [j for j in emu.job_ids if emu.expected(j)["Status"] == "Init"][:3]
+        cells = [
+            "%load_ext ice_widgets\nimport asyncio\nfrom ice_widgets import Client\nc = Client()\n"
+            "ids = [c.submit_package_job('oss://b/in.mp4', 'oss://b/out.m3u8', name=f'force-success {i}')"
+            " for i in range(3)]",
+            "%ice_watch --interval 0.2 ids",
+            "v = _ice_watch\nprint('running', v.running, v.task.get_loop() is asyncio.get_running_loop())",
+            "print('cell ran while watching')",
+            "for _ in range(300):\n    if not v.running: break\n    await asyncio.sleep(0.1)\n"
+            "print('finished', v.finished, v.rounds > 1, v.summary.counts)",
+            f"import ice_widgets\nw = ice_widgets.watch({init!r}, interval=0.1)\nawait asyncio.sleep(0.5)\n"
+            "print('w running', w.running)",
+            "%unload_ext ice_widgets",
+            "await asyncio.sleep(0.3)\nr = w.rounds\nawait asyncio.sleep(0.5)\n"
+            "print('after unload', w.running, w.rounds == r)",
+        ]
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+        path = Path(tmp_path) / "watch.ipynb"
+        nbformat.write(nb, path)
+        env = kernel_env(emu.endpoint, emu.access_key_id, emu.access_key_secret, Path(tmp_path) / "home")
+        done = execute(path, env, timeout=120)
+    texts = ["".join(o.get("text", "") for o in cell.get("outputs", [])).strip() for cell in done.cells]
+    assert texts[2] == "running True True"
+    assert texts[3] == "cell ran while watching"
+    assert texts[4] == "finished True True {'Success': 3}"
+    assert texts[5] == "w running True"
+    assert texts[7] == "after unload False True"
+    (display,) = done.cells[1]["outputs"]
+    assert {"text/plain", "text/html", "application/vnd.jupyter.widget-view+json"} <= set(display["data"])
