@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from ice_widgets import AsyncClient
@@ -27,6 +28,13 @@ def _submit(client: Any, n: int, tag: str = "force-success") -> list[str]:
         client.submit_package_job("oss://bucket/in.mp4", "oss://bucket/out.m3u8", name=f"{tag} watch {i}")
         for i in range(n)
     ]
+
+
+def _tree(root: Any) -> list[Any]:
+    found = [root]
+    for child in getattr(root, "children", ()) or ():
+        found.extend(_tree(child))
+    return found
 
 
 def _seeded_init(emulator: Emulator, n: int) -> list[str]:
@@ -118,6 +126,10 @@ def test_without_a_loop_it_is_stepped_by_hand(emulator: Emulator, ice_env: Emula
     assert "0" * 32 in view._done  # a job that does not exist is never polled again
     assert not view.finished
     assert asyncio.run(view.poll_once()) == 2  # only the unfinished ones
+    secret = emulator.access_key_secret
+    states = [repr(w.get_state()) for w in _tree(view)]
+    assert not any(secret in s for s in states)
+    assert secret not in repr(view._repr_mimebundle_()) and secret not in repr(view)
     view.close()
 
 
@@ -168,6 +180,10 @@ def test_cards_opened_from_a_watch_show_stale(emulator: Emulator, restore_emulat
     view = asyncio.run(main())
     card = view.open_job(ids[0])
     assert card.stale is not None and "ice-stale" in card.to_html()
+    frame = view.frame.copy()
+    frame["name"] = pd.array(["renamed"] * len(frame), dtype="string")
+    view.set_frame(frame, stale={})  # a newer state reaches the open card
+    assert card.stale is None and card.job.name == "renamed" and "renamed" in card._html.value
     assert "[stale:" in view._repr_mimebundle_()["text/plain"] or "stale" in view.to_text()
     view.close()
 

@@ -113,6 +113,15 @@ class JobCard(widgets.VBox):
         """Why the last refresh failed while an earlier fetch succeeded, else None."""
         return self._stale
 
+    def update(
+        self, job: PackageJob, *, error: tuple[str, str] | None = None, stale: str | None = None
+    ) -> None:
+        """Show a newer state of the same job (used by live views); redraws only if it changed."""
+        if (job, error, stale) == (self._job, self._error, self._stale):
+            return
+        self._job, self._error, self._stale = job, error, stale
+        self._render()
+
     def _keep_id(self, change: dict[str, Any]) -> None:
         if change["new"] != (self._job.job_id or ""):
             self._id_text.value = self._job.job_id or ""

@@ -323,6 +323,13 @@ class JobsView(widgets.VBox):
         self._chart_cache.clear()
         self._refresh_summary()
         self._apply(keep_page=True)
+        if self._card is not None and self._card.job.job_id:  # the open card follows the frame
+            matches = np.flatnonzero(
+                (frame["job_id"] == self._card.job.job_id).fillna(False).to_numpy(dtype=bool)
+            )
+            if len(matches):
+                job, error = _render.job_from_row(frame.iloc[int(matches[0])].to_dict())
+                self._card.update(job, error=error, stale=self._stale.get(self._card.job.job_id))
         if self._tabs.selected_index == 2:
             self._render_triage()
         if self._tabs.selected_index == 1:
