@@ -86,12 +86,15 @@ color:#fff;white-space:nowrap}
 .ice-stale{border:1px dashed #9a6700;color:#9a6700;border-radius:4px;padding:0 4px;font-size:12px}
 .ice-error{border-left:4px solid #cf222e;background:rgba(207,34,46,.1);padding:4px 8px;margin:6px 0}
 .ice-error code{font-weight:700}
-.ice-kv,.ice-table{border-collapse:collapse}
+.ice-kv,.ice-table{border-collapse:collapse;font-size:inherit;color:inherit}
+.ice-link{color:var(--jp-content-link-color,#2f81f7)}
+.ice-scroll{overflow-x:auto;max-width:100%}
+.ice-nowrap{white-space:nowrap}
 .ice-kv th{text-align:left;font-weight:600;padding:2px 12px 2px 0;vertical-align:top;white-space:nowrap}
 .ice-kv td{padding:2px 0;overflow-wrap:anywhere;unicode-bidi:isolate}
 .ice-table th,.ice-table td{border-bottom:1px solid rgba(127,127,127,.25);padding:3px 8px;\
 text-align:left;vertical-align:top}
-.ice-table th{font-weight:600}.ice-table td{max-width:28em;overflow-wrap:anywhere;unicode-bidi:isolate}
+.ice-table th{font-weight:600}.ice-table td{max-width:28em;overflow-wrap:break-word;unicode-bidi:isolate}
 .ice-copy{user-select:all;font-family:var(--jp-code-font-family,monospace);font-size:12px}
 .ice-muted{opacity:.7;font-size:12px}
 .ice-pre{white-space:pre-wrap;overflow-wrap:anywhere;max-height:20em;overflow:auto;margin:0;\
@@ -643,6 +646,10 @@ TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
+# Table cells kept on one line: status, job ID, submit time, duration.
+_NOWRAP = frozenset({0, 2, 3, 4})
+
+
 def _row_cells(row: Mapping[Any, Any], stale: str | None, now: datetime | None) -> list[str]:
     fetch_error = _row_value(row, "error_code") is not None
     status = _row_value(row, "status")
@@ -707,14 +714,17 @@ def table_html(
     for i, record in enumerate(page.to_dict("records")):
         job_id = record.get("job_id")
         reason = stale.get(job_id) if isinstance(job_id, str) else None
-        cells = "".join(f"<td>{c}</td>" for c in _row_cells(record, reason, now))
-        rows.append(f'<tr><td class="ice-muted">{start + i + 1:,}</td>{cells}</tr>')
+        cells = "".join(
+            f'<td class="ice-nowrap">{c}</td>' if j in _NOWRAP else f"<td>{c}</td>"
+            for j, c in enumerate(_row_cells(record, reason, now))
+        )
+        rows.append(f'<tr><td class="ice-muted ice-nowrap">{start + i + 1:,}</td>{cells}</tr>')
     if not rows:
         rows.append(f'<tr><td colspan="{len(TABLE_COLUMNS) + 1}" class="ice-muted">No jobs match.</td></tr>')
     end = start + len(page)
     caption = f"rows {start + 1:,}–{end:,} of {total:,}" if len(page) else f"0 of {total:,} rows"
     return (
-        f'{STYLE if style else ""}<div class="ice-root"><table class="ice-table">'
+        f'{STYLE if style else ""}<div class="ice-root ice-scroll"><table class="ice-table">'
         f'<caption class="ice-muted" style="text-align:left">{caption}</caption>'
         f"<thead><tr><th>#</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
