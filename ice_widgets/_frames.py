@@ -13,8 +13,10 @@ Importing this module registers the ``df.ice`` accessor (:mod:`ice_widgets._acce
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -28,9 +30,13 @@ __all__ = [
     "STRING_COLUMNS",
     "TIME_COLUMNS",
     "JobError",
+    "afetch_jobs",
     "build_frame",
     "empty_frame",
+    "fetch_jobs",
+    "list_jobs",
     "read_parquet",
+    "restore_types",
 ]
 
 #: The frame's columns, in order.
@@ -388,3 +394,333 @@ def _as_list(value: Any) -> list[str]:
     if isinstance(value, (Sequence, np.ndarray)):
         return [str(v) for v in value if v is not None]
     return []
+
+
+# --------------------------------------------------------------------------- fetching
+
+
+class _Bar:
+    """A tqdm.auto progress bar fed from :class:`~ice_widgets._batch.BatchProgress` counters.
+
+    It is only ever touched by the thread (or loop) that called fetch_jobs.
+    """
+
+    def __init__(self, enabled: bool, total: int | None, desc: str) -> None:
+        self._bar: Any = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=total, desc=desc, unit="job", dynamic_ncols=True, leave=True)
+        self._errors = -1
+
+    def show(self, done: int, errors: int) -> None:
+        bar = self._bar
+        if bar is None:
+            return
+        if errors != self._errors:
+            self._errors = errors
+            bar.set_postfix(errors=errors, refresh=False)
+        if done > bar.n:
+            bar.update(done - bar.n)
+
+    def close(self, done: int, errors: int) -> None:
+        if self._bar is not None:
+            self.show(done, errors)
+            self._bar.close()
+            self._bar = None
+
+
+async def _gather(
+    entries: list[str | JobError],
+    client: Any,
+    workers: int,
+    cache: Any,
+    state: Any,
+    *,
+    reuse_async_client: bool,
+) -> tuple[list[PackageJob | JobError], str]:
+    """Fetch the usable IDs among ``entries`` (cache first) and return the rows in order."""
+    import dataclasses
+
+    from ice_widgets._batch import async_client_for, run_batch, sync_fetcher
+    from ice_widgets._client import AsyncClient
+
+    close_sync = None
+    fetch_one: Callable[[str], Awaitable[PackageJob]]
+    aclient: Any = None
+    owned = False
+    if reuse_async_client and isinstance(client, AsyncClient):
+        aclient, fetch_one, endpoint = client, client.get_package_job, client.endpoint
+    else:
+        try:
+            aclient = async_client_for(client)
+            owned = True
+            fetch_one, endpoint = aclient.get_package_job, aclient.endpoint
+        except TypeError:
+            if client is None or not hasattr(client, "get_package_job"):
+                raise
+            fetch_one, close_sync = sync_fetcher(client, workers)
+            endpoint = client.endpoint
+    try:
+        ids = [e for e in entries if isinstance(e, str)]
+        invalid = len(entries) - len(ids)
+        state.done += invalid
+        state.errors += invalid
+        found: dict[str, PackageJob | JobError] = {}
+        if cache is not None:
+            found.update(_cache_read(cache, ids, endpoint))
+            state.cached = len(found)
+            state.done += len(found)
+        todo = [i for i in ids if i not in found]
+        pending: list[PackageJob] = []
+
+        def on_result(job_id: str, record: PackageJob | JobError) -> None:
+            if cache is not None and isinstance(record, PackageJob) and record.is_finished:
+                pending.append(record)
+                if len(pending) >= 500:
+                    _cache_write(cache, pending, endpoint)
+                    pending.clear()
+
+        try:
+            if todo:
+                fetched = await run_batch(
+                    todo,
+                    fetch_one,
+                    concurrency=min(workers, len(todo)),
+                    progress=state,
+                    on_result=on_result,
+                )
+                found.update(fetched)
+        finally:  # what was fetched stays cached, even after Ctrl-C or a fatal error
+            if pending:
+                _cache_write(cache, pending, endpoint)
+        rows: list[PackageJob | JobError] = []
+        for entry in entries:
+            if isinstance(entry, JobError):
+                rows.append(entry)
+                continue
+            record = found[entry]
+            if isinstance(record, PackageJob) and record.job_id is None:
+                record = dataclasses.replace(record, job_id=entry)
+            rows.append(record)
+        return rows, endpoint
+    finally:
+        if owned:
+            await aclient.aclose()
+        if close_sync is not None:
+            close_sync()
+
+
+def _cache_read(cache: Any, ids: list[str], endpoint: str) -> dict[str, PackageJob]:
+    import sqlite3
+    import warnings
+
+    try:
+        found: dict[str, PackageJob] = cache.get_many(ids, endpoint)
+        return found
+    except sqlite3.Error as exc:
+        warnings.warn(
+            f"ice_widgets: the job cache could not be read ({exc}); fetching everything", stacklevel=2
+        )
+        return {}
+
+
+def _cache_write(cache: Any, jobs: list[PackageJob], endpoint: str) -> None:
+    import sqlite3
+    import warnings
+
+    try:
+        cache.put_many(jobs, endpoint)
+    except sqlite3.Error as exc:
+        warnings.warn(f"ice_widgets: the job cache could not be written ({exc})", stacklevel=2)
+
+
+def fetch_jobs(
+    job_ids: Any,
+    *,
+    client: Any = None,
+    concurrency: int | None = None,
+    progress: bool = True,
+    cache: Any = None,
+) -> pd.DataFrame:
+    """Fetch many packaging jobs (GetPackageJob) into one typed DataFrame.
+
+    Works the same in a script and in a Jupyter kernel: the requests run on a private
+    event loop in a worker thread while this thread shows progress and waits for Ctrl-C
+    (the notebook's stop button), which cancels every outstanding request and raises.
+
+    Parameters
+    ----------
+    job_ids : str, iterable of str, Series, Index or DataFrame
+        IDs are stripped and fetched once each; the frame has one row per distinct ID in
+        first-seen order. Empty, missing (None/NaN) and unusable IDs become rows with
+        ``error_code``/``error_message``. A DataFrame must have one column or a
+        ``job_id`` column.
+    client : Client or AsyncClient, optional
+        Default: a client configured from the environment (``ALIBABA_CLOUD_*``). Its
+        endpoint, credentials, retry policy, ``stats`` and adaptive ``rate`` are used.
+    concurrency : int, optional
+        Most requests in flight at once (default 32, at most 256). The send rate adapts to
+        throttling on its own (AIMD through the client's ``rate``).
+    progress : bool
+        Show a tqdm progress bar (a widget in notebooks): done/total, rate and errors.
+    cache : str, path or JobCache, optional
+        A SQLite file of finished (Success/Fail) jobs; only unfinished and unknown jobs
+        are requested. Safe to share between processes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        See :func:`build_frame`. Jobs that could not be fetched (not found, forbidden,
+        still failing after retries) have ``error_code`` and ``error_message``.
+
+    Raises
+    ------
+    TypeError
+        If ``job_ids`` is not a string or an iterable of IDs (an int, a dict).
+    AuthenticationError, ClockSkewError, CredentialsError
+        Failures that doom every request stop the batch at once.
+    KeyboardInterrupt
+        After cancelling the outstanding requests.
+    """
+    from ice_widgets._batch import BatchProgress, normalize_ids, resolve_concurrency, run_sync
+    from ice_widgets._cache import open_cache
+
+    entries = normalize_ids(job_ids)
+    workers = resolve_concurrency(concurrency)
+    store, owned = open_cache(cache)
+    state = BatchProgress(len(entries))
+    bar = _Bar(progress and bool(entries), len(entries), "GetPackageJob")
+    try:
+        rows, endpoint = run_sync(
+            lambda: _gather(entries, client, workers, store, state, reuse_async_client=False),
+            tick=lambda: bar.show(state.done, state.errors),
+        )
+    finally:
+        bar.close(state.done, state.errors)
+        if owned and store is not None:
+            store.close()
+    return build_frame(rows, endpoint=endpoint)
+
+
+async def afetch_jobs(
+    job_ids: Any,
+    *,
+    client: Any = None,
+    concurrency: int | None = None,
+    progress: bool = True,
+    cache: Any = None,
+) -> pd.DataFrame:
+    """The awaitable :func:`fetch_jobs`: runs on the caller's event loop.
+
+    An :class:`~ice_widgets.AsyncClient` passed as ``client`` is used as it is; a
+    :class:`~ice_widgets.Client` (or none) gets an AsyncClient twin for the batch.
+    Cancelling the awaiting task cancels every outstanding request.
+    """
+    from ice_widgets._batch import BatchProgress, normalize_ids, resolve_concurrency
+    from ice_widgets._cache import open_cache
+
+    entries = normalize_ids(job_ids)
+    workers = resolve_concurrency(concurrency)
+    store, owned = open_cache(cache)
+    state = BatchProgress(len(entries))
+    bar = _Bar(progress and bool(entries), len(entries), "GetPackageJob")
+
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(0.1)
+            bar.show(state.done, state.errors)
+
+    ticker = asyncio.create_task(tick()) if progress and entries else None
+    try:
+        rows, endpoint = await _gather(entries, client, workers, store, state, reuse_async_client=True)
+    finally:
+        if ticker is not None:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+        bar.close(state.done, state.errors)
+        if owned and store is not None:
+            store.close()
+    return build_frame(rows, endpoint=endpoint)
+
+
+def _bound(value: Any, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        stamp = _to_timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a datetime, pandas Timestamp or ISO 8601 string: {exc}") from None
+    if pd.isna(stamp):
+        raise ValueError(f"{name} is not a time: {value!r}")
+    result: datetime = stamp.to_pydatetime()
+    return result
+
+
+def list_jobs(
+    *,
+    client: Any = None,
+    status: str | None = None,
+    start: datetime | pd.Timestamp | str | None = None,
+    end: datetime | pd.Timestamp | str | None = None,
+    limit: int | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """List packaging jobs (ListPackageJobs, 100 per page) into the typed DataFrame.
+
+    Parameters
+    ----------
+    client : Client or AsyncClient, optional
+        Default: a client configured from the environment.
+    status : str, optional
+        ``Init``, ``Success`` or ``Fail``.
+    start, end : datetime, pandas Timestamp or ISO 8601 string, optional
+        Bounds of the jobs' creation time; naive times are UTC.
+    limit : int, optional
+        Stop after this many jobs.
+    progress : bool
+        Show a tqdm progress bar of the jobs listed so far.
+
+    Returns
+    -------
+    pandas.DataFrame
+        See :func:`build_frame`; newest jobs first.
+
+    Examples
+    --------
+    >>> list_jobs(start="2026-01-01", end="2026-01-02", status="Fail")  # doctest: +SKIP
+    """
+    from ice_widgets._batch import sync_client_for
+
+    begin, finish = _bound(start, "start"), _bound(end, "end")
+    if begin is not None and finish is not None and begin > finish:
+        raise ValueError(f"start ({begin.isoformat()}) is after end ({finish.isoformat()})")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise ValueError(f"limit must be a non-negative int or None, not {limit!r}")
+    sync = sync_client_for(client)
+    jobs: list[PackageJob | JobError] = []
+    bar = _Bar(progress, None, "ListPackageJobs")
+    try:
+        if limit != 0:
+            pages = sync.list_package_jobs(status=status, start=begin, end=finish, page_size=100)
+            try:
+                for job in pages:
+                    jobs.append(job)
+                    if len(jobs) % 100 == 0:
+                        bar.show(len(jobs), 0)
+                    if limit is not None and len(jobs) >= limit:
+                        break
+            finally:
+                close = getattr(pages, "close", None)
+                if close is not None:
+                    close()
+        endpoint = sync.endpoint
+    finally:
+        bar.close(len(jobs), 0)
+        if sync is not client:
+            sync.close()
+    return build_frame(jobs, endpoint=endpoint)
+
+
+from ice_widgets import _accessor  # noqa: E402, F401  (registers df.ice)

@@ -1,0 +1,635 @@
+"""The batch engine behind ``fetch_jobs``: bounded, adaptive, interruptible.
+
+Concurrency model (chosen by measurement, see ``bench/bench_fetch.py``): asyncio. A fixed
+number of worker coroutines pull job IDs from one shared iterator, so 50,000 IDs never
+mean 50,000 tasks or futures, and never more than ``concurrency`` requests in flight. The
+send rate is the client's shared :class:`~ice_widgets._core.AdaptiveRate` (AIMD): on
+throttling it backs off and converges on the account's limit.
+
+Requests go through an :class:`~ice_widgets.AsyncClient`. For plain-HTTP endpoints (the
+emulator) it uses :class:`LeanTransport`, a small HTTP/1.1 keep-alive transport on asyncio
+streams: httpx's own async transport (httpcore + anyio) costs about 4x more CPU per
+request, and on a 2-core machine client CPU decides throughput. HTTPS endpoints and
+proxied set-ups keep httpx's transport.
+
+:func:`run_sync` runs a coroutine on a private event loop in a worker thread while the
+calling thread waits in short joins: the same code works in a script and in a Jupyter
+kernel (whose loop is already running), Ctrl-C / the stop button is seen within 0.1 s,
+the batch is cancelled, and the thread is gone before ``KeyboardInterrupt`` is raised.
+Progress bars are driven from the calling thread only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import ssl
+import threading
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import httpx
+
+from ice_widgets._errors import AuthenticationError, CredentialsError, IceError
+from ice_widgets._frames import JobError
+from ice_widgets._models import PackageJob
+
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "BatchProgress",
+    "LeanTransport",
+    "async_client_for",
+    "normalize_ids",
+    "run_batch",
+    "run_sync",
+    "sync_client_for",
+]
+
+logger = logging.getLogger("ice_widgets")
+
+#: Worker coroutines when ``concurrency=None``.
+DEFAULT_CONCURRENCY = 32
+#: Upper bound of ``concurrency=``.
+MAX_CONCURRENCY = 256
+#: Longest job ID sent to the service; ICE job IDs are 32 hex digits.
+MAX_ID_LENGTH = 256
+
+T = TypeVar("T")
+Record = PackageJob | JobError
+FATAL_ERRORS: tuple[type[BaseException], ...] = (AuthenticationError, CredentialsError)
+
+
+# --------------------------------------------------------------------------- input
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    try:
+        import pandas as pd
+
+        return value is pd.NA or value is pd.NaT
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        return False
+
+
+def _column_values(job_ids: Any) -> Iterable[Any]:
+    """The iterable of IDs inside the ``job_ids`` argument; TypeError for a wrong type."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(job_ids, str):
+        return [job_ids]
+    if isinstance(job_ids, pd.DataFrame):
+        if job_ids.shape[1] == 1:
+            return job_ids.iloc[:, 0].tolist()
+        if "job_id" in job_ids.columns:
+            return job_ids["job_id"].tolist()
+        raise TypeError(
+            f"job_ids is a DataFrame with {job_ids.shape[1]} columns and none named 'job_id'; "
+            "pass one column, e.g. df['JobId']"
+        )
+    if isinstance(job_ids, (pd.Series, pd.Index)):
+        return job_ids.tolist()
+    if isinstance(job_ids, np.ndarray):
+        if job_ids.ndim != 1:
+            raise TypeError(f"job_ids must be one-dimensional, not an array of shape {job_ids.shape}")
+        return job_ids.tolist()
+    if isinstance(job_ids, (bytes, bytearray, dict)) or not isinstance(job_ids, Iterable):
+        raise TypeError(
+            "job_ids must be a job ID string or an iterable of them (list, Series, Index, "
+            f"one-column DataFrame), not {type(job_ids).__name__}"
+        )
+    from collections.abc import Mapping
+
+    if isinstance(job_ids, Mapping):
+        raise TypeError(f"job_ids must be an iterable of job IDs, not a mapping ({type(job_ids).__name__})")
+    return job_ids
+
+
+def _check_id(value: Any) -> str | JobError:
+    """A usable, stripped job ID or the JobError row that replaces it."""
+    if _is_missing(value):
+        return JobError(None, "MissingJobId", "the job ID is missing (None/NaN)")
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            value = bytes(value).decode("ascii")
+        except UnicodeDecodeError:
+            return JobError(repr(bytes(value))[:MAX_ID_LENGTH], "InvalidJobId", "the job ID is not text")
+    if not isinstance(value, str):
+        return JobError(
+            str(value)[:MAX_ID_LENGTH],
+            "InvalidJobId",
+            f"a job ID must be a string, not {type(value).__name__}",
+        )
+    text = value.strip()
+    if not text:
+        return JobError("", "EmptyJobId", "the job ID is empty")
+    if len(text) > MAX_ID_LENGTH:
+        return JobError(text[:MAX_ID_LENGTH], "InvalidJobId", f"the job ID is longer than {MAX_ID_LENGTH}")
+    if not text.isprintable() or any(ch.isspace() for ch in text):
+        return JobError(text, "InvalidJobId", "the job ID contains whitespace or control characters")
+    return text
+
+
+def normalize_ids(job_ids: Any) -> list[str | JobError]:
+    """Distinct entries in first-seen order: stripped IDs, or JobError rows for unusable ones.
+
+    Raises
+    ------
+    TypeError
+        When ``job_ids`` as a whole is not a string or an iterable of IDs (an int, a dict).
+    """
+    seen: set[Any] = set()
+    entries: list[str | JobError] = []
+    for value in _column_values(job_ids):
+        entry = _check_id(value)
+        key: Any = entry if isinstance(entry, str) else ("error", entry.job_id, entry.code)
+        if key in seen:
+            continue
+        seen.add(key)
+        entries.append(entry)
+    return entries
+
+
+def resolve_concurrency(concurrency: int | None) -> int:
+    """``concurrency=`` as a worker count: None -> the default; 1 .. MAX_CONCURRENCY."""
+    if concurrency is None:
+        return DEFAULT_CONCURRENCY
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int):
+        raise TypeError(f"concurrency must be an int or None, not {type(concurrency).__name__}")
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be at least 1, not {concurrency}")
+    return min(concurrency, MAX_CONCURRENCY)
+
+
+# --------------------------------------------------------------------------- transport
+
+
+class LeanTransport(httpx.AsyncBaseTransport):
+    """A minimal HTTP/1.1 keep-alive transport on asyncio streams, for httpx.AsyncClient.
+
+    It does what ICE calls need (small request, ``Content-Length`` or chunked answers,
+    keep-alive) and nothing else: no proxies, no HTTP/2. Timeouts come from the request's
+    httpx ``timeout`` extension. A connection is closed, never reused, when a request on
+    it fails or is cancelled. Errors are raised as httpx exceptions, so the client maps
+    them to :class:`~ice_widgets.TransportError` as usual.
+
+    Parameters
+    ----------
+    max_idle : int
+        Idle keep-alive connections kept per host.
+    ssl_context : ssl.SSLContext, optional
+        For https URLs (default: ``ssl.create_default_context()``).
+    """
+
+    def __init__(self, *, max_idle: int = 256, ssl_context: ssl.SSLContext | None = None) -> None:
+        self._idle: dict[tuple[str, str, int], list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = {}
+        self._max_idle = max_idle
+        self._ssl_context = ssl_context
+        self._closed = False
+
+    async def _open(
+        self, scheme: str, host: str, port: int, timeout: float | None
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        context = None
+        if scheme == "https":
+            context = self._ssl_context or ssl.create_default_context()
+        try:
+            async with asyncio.timeout(timeout):
+                return await asyncio.open_connection(
+                    host, port, ssl=context, server_hostname=host if context else None, limit=2**20
+                )
+        except TimeoutError:
+            raise httpx.ConnectTimeout(f"connecting to {host}:{port} timed out") from None
+        except OSError as exc:
+            raise httpx.ConnectError(f"{type(exc).__name__}: {exc}") from None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._closed:
+            raise httpx.ConnectError("the transport is closed")
+        url = request.url
+        scheme = url.scheme
+        port = url.port or (443 if scheme == "https" else 80)
+        key = (scheme, url.host, port)
+        timeouts = request.extensions.get("timeout") or {}
+        connect_timeout = timeouts.get("connect")
+        read_timeout = timeouts.get("read")
+        body = request.read()
+        lines = [f"{request.method} {url.raw_path.decode('ascii')} HTTP/1.1\r\n".encode("ascii")]
+        lines.extend(name + b": " + value + b"\r\n" for name, value in request.headers.raw)
+        if body and b"content-length" not in {name.lower() for name, _ in request.headers.raw}:
+            lines.append(b"content-length: " + str(len(body)).encode("ascii") + b"\r\n")
+        lines.append(b"\r\n")
+        payload = b"".join(lines) + body
+
+        reader, writer = self._idle_connection(key)
+        if writer is None:
+            reader, writer = await self._open(scheme, url.host, port, connect_timeout)
+        assert reader is not None
+        # No transparent resend here: the server may have seen the request (and its nonce);
+        # the client's retry policy decides, with a freshly signed request.
+        try:
+            async with asyncio.timeout(read_timeout):
+                writer.write(payload)
+                head = await reader.readuntil(b"\r\n\r\n")
+                status, headers, length, chunked, close = _parse_head(head)
+                if request.method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+                    content = b""
+                elif chunked:
+                    content = await _read_chunked(reader)
+                elif length is not None:
+                    content = await reader.readexactly(length) if length else b""
+                else:
+                    content = await reader.read()
+                    close = True
+        except TimeoutError:
+            writer.close()
+            raise httpx.ReadTimeout("the answer did not arrive in time") from None
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+            writer.close()
+            raise httpx.RemoteProtocolError(
+                f"the server closed the connection mid-answer ({type(exc).__name__})"
+            ) from None
+        except OSError as exc:  # ConnectionResetError, BrokenPipeError, ...
+            writer.close()
+            raise httpx.ReadError(f"{type(exc).__name__}: {exc}") from None
+        except ValueError as exc:
+            writer.close()
+            raise httpx.RemoteProtocolError(f"malformed answer: {exc}") from None
+        except BaseException:  # cancelled: the connection's state is unknown
+            writer.close()
+            raise
+        if close or self._closed or len(self._idle.get(key, ())) >= self._max_idle:
+            writer.close()
+        else:
+            self._idle.setdefault(key, []).append((reader, writer))
+        return httpx.Response(
+            status,
+            headers=headers,
+            content=content,
+            request=request,
+            extensions={"http_version": b"HTTP/1.1"},
+        )
+
+    def _idle_connection(
+        self, key: tuple[str, str, int]
+    ) -> tuple[asyncio.StreamReader | None, asyncio.StreamWriter | None]:
+        """The most recently used idle connection the server has not closed, if any."""
+        idle = self._idle.get(key)
+        while idle:
+            reader, writer = idle.pop()
+            if reader.at_eof() or writer.is_closing() or reader._buffer:  # type: ignore[attr-defined]
+                writer.close()  # closed by the server, or stray bytes: not reusable
+                continue
+            return reader, writer
+        return None, None
+
+    async def aclose(self) -> None:
+        self._closed = True
+        idle, self._idle = self._idle, {}
+        for connections in idle.values():
+            for _, writer in connections:
+                writer.close()
+
+
+def _parse_head(head: bytes) -> tuple[int, list[tuple[bytes, bytes]], int | None, bool, bool]:
+    lines = head[:-4].split(b"\r\n")
+    parts = lines[0].split(b" ", 2)
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
+        raise ValueError(f"bad status line {lines[0][:80]!r}")
+    status = int(parts[1])
+    keep_alive_default = parts[0] != b"HTTP/1.0"
+    headers: list[tuple[bytes, bytes]] = []
+    length: int | None = None
+    chunked = False
+    close = not keep_alive_default
+    for line in lines[1:]:
+        name, sep, value = line.partition(b":")
+        if not sep:
+            raise ValueError(f"bad header line {line[:80]!r}")
+        name = name.strip()
+        value = value.strip()
+        headers.append((name, value))
+        lowered = name.lower()
+        if lowered == b"content-length":
+            length = int(value)
+            if length < 0:
+                raise ValueError("negative Content-Length")
+        elif lowered == b"transfer-encoding":
+            chunked = b"chunked" in value.lower()
+        elif lowered == b"connection":
+            token = value.lower()
+            if b"close" in token:
+                close = True
+            elif b"keep-alive" in token:
+                close = False
+    if chunked:
+        length = None
+    return status, headers, length, chunked, close
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+    parts: list[bytes] = []
+    while True:
+        line = await reader.readuntil(b"\r\n")
+        size = int(line.split(b";", 1)[0].strip(), 16)
+        if size == 0:
+            while (await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers
+                pass
+            return b"".join(parts)
+        chunk = await reader.readexactly(size + 2)
+        parts.append(chunk[:-2])
+
+
+def _uses_default_transport(http: Any) -> bool:
+    return type(getattr(http, "_transport", None)) in (httpx.HTTPTransport, httpx.AsyncHTTPTransport)
+
+
+class _Borrowed(httpx.AsyncBaseTransport):
+    """Someone else's transport: used, never closed."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
+        self._transport = transport
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def async_client_for(client: Any) -> Any:
+    """A new AsyncClient for a batch on the running loop (the caller closes it).
+
+    - ``None``: an AsyncClient from the environment.
+    - a :class:`~ice_widgets.Client` or AsyncClient: a twin sharing its endpoint,
+      credentials, retry policy, ``stats`` and ``rate`` controller, with a connection pool
+      of its own bound to the running loop.
+
+    The transport is :class:`LeanTransport` for plain-HTTP endpoints and httpx's for HTTPS
+    (proxies from the environment apply as usual); a client's custom transport is reused
+    when it can send asynchronously (e.g. ``httpx.MockTransport``).
+
+    Raises
+    ------
+    TypeError
+        If ``client`` is not a Client/AsyncClient, or its custom transport cannot send
+        asynchronously (see :func:`sync_fetcher` for that case).
+    CredentialsError
+        If ``client`` is None and no credentials can be found.
+    """
+    from ice_widgets._client import AsyncClient, Client
+
+    if client is None:
+        fresh = AsyncClient()
+        if fresh.endpoint.startswith("http://"):
+            # Not used yet, so it holds no connection: replacing it needs no close.
+            fresh._http = httpx.AsyncClient(transport=LeanTransport(), **fresh._httpx_options())
+        return fresh
+    if not isinstance(client, (Client, AsyncClient)):
+        raise TypeError(f"client must be an ice_widgets Client or AsyncClient, not {type(client).__name__}")
+    transport: httpx.AsyncBaseTransport | None
+    if _uses_default_transport(client._http):
+        transport = LeanTransport() if client.endpoint.startswith("http://") else None
+    else:
+        custom = getattr(client._http, "_transport", None)
+        if not isinstance(custom, httpx.AsyncBaseTransport):
+            raise TypeError("the client's custom transport cannot send asynchronously")
+        transport = _Borrowed(custom)
+    twin = AsyncClient.__new__(AsyncClient)
+    twin.__dict__.update({k: v for k, v in vars(client).items() if k not in ("_http", "_sleep")})
+    twin._http = httpx.AsyncClient(transport=transport, **client._httpx_options())
+    twin._sleep = asyncio.sleep
+    return twin
+
+
+def sync_client_for(client: Any) -> Any:
+    """A sync :class:`~ice_widgets.Client` for ``list_jobs``: the client itself, a new one
+    from the environment (``None``), or a twin of an AsyncClient sharing its credentials,
+    ``stats`` and ``rate``. The caller closes it unless it is ``client`` itself."""
+    from ice_widgets._client import AsyncClient, Client
+
+    if client is None:
+        return Client()
+    if isinstance(client, Client):
+        return client
+    if not isinstance(client, AsyncClient):
+        raise TypeError(f"client must be an ice_widgets Client or AsyncClient, not {type(client).__name__}")
+    custom = getattr(client._http, "_transport", None)
+    transport = None
+    if not _uses_default_transport(client._http):
+        if not isinstance(custom, httpx.BaseTransport):
+            raise TypeError("the AsyncClient's custom transport cannot send synchronously; pass a Client")
+        transport = custom
+    twin = Client.__new__(Client)
+    twin.__dict__.update({k: v for k, v in vars(client).items() if k not in ("_http", "_sleep")})
+    twin._http = httpx.Client(transport=transport, **client._httpx_options())
+    twin._sleep = time.sleep
+    return twin
+
+
+# --------------------------------------------------------------------------- the engine
+
+
+class BatchProgress:
+    """Counters of one batch, written by the engine and read by whoever shows progress.
+
+    Plain attributes: ``total`` (rows), ``done`` (rows finished, cached and invalid ones
+    included), ``errors`` (error rows), ``in_flight`` (requests being made now) and
+    ``max_in_flight``.
+    """
+
+    __slots__ = ("cached", "done", "errors", "in_flight", "max_in_flight", "started", "total")
+
+    def __init__(self, total: int = 0) -> None:
+        self.total = total
+        self.done = 0
+        self.errors = 0
+        self.cached = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.started = time.monotonic()
+
+
+def error_row(job_id: str, error: BaseException) -> JobError:
+    """The JobError row for a per-job failure."""
+    if isinstance(error, IceError):
+        code = error.code or type(error).__name__
+        return JobError(job_id, code, str(error.message))
+    return JobError(job_id, type(error).__name__, str(error) or type(error).__name__)
+
+
+async def run_batch(
+    job_ids: Iterable[str],
+    fetch_one: Callable[[str], Awaitable[PackageJob]],
+    *,
+    concurrency: int,
+    progress: BatchProgress | None = None,
+    on_result: Callable[[str, Record], None] | None = None,
+) -> dict[str, Record]:
+    """Fetch every ID with ``concurrency`` worker coroutines pulling from one iterator.
+
+    Per-job errors become :class:`JobError` results. A batch-fatal error
+    (``AuthenticationError`` and its ``ClockSkewError``, ``CredentialsError``) cancels the
+    other workers and is raised as itself. Cancelling the caller cancels every request.
+
+    Returns
+    -------
+    dict
+        ``{job_id: PackageJob or JobError}`` for every ID.
+    """
+    progress = progress or BatchProgress()
+    results: dict[str, Record] = {}
+    ids: Iterator[str] = iter(job_ids)
+
+    async def worker() -> None:
+        for job_id in ids:  # the shared iterator: each ID is taken by exactly one worker
+            progress.in_flight += 1
+            if progress.in_flight > progress.max_in_flight:
+                progress.max_in_flight = progress.in_flight
+            try:
+                record: Record = await fetch_one(job_id)
+            except FATAL_ERRORS:
+                raise
+            except IceError as error:
+                record = error_row(job_id, error)
+            except Exception as error:  # a bug must not lose the other rows
+                logger.warning("ice_widgets: fetching %s failed unexpectedly", job_id, exc_info=True)
+                record = error_row(job_id, error)
+            finally:
+                progress.in_flight -= 1
+            if isinstance(record, JobError):
+                progress.errors += 1
+            progress.done += 1
+            results[job_id] = record
+            if on_result is not None:
+                on_result(job_id, record)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(concurrency):
+                group.create_task(worker())
+    except BaseExceptionGroup as group_error:
+        fatal = group_error.subgroup(lambda e: isinstance(e, FATAL_ERRORS))
+        chosen = fatal.exceptions[0] if fatal is not None else group_error.exceptions[0]
+        while isinstance(chosen, BaseExceptionGroup):
+            chosen = chosen.exceptions[0]
+        raise chosen from None
+    return results
+
+
+def sync_fetcher(
+    client: Any, workers: int
+) -> tuple[Callable[[str], Awaitable[PackageJob]], Callable[[], None]]:
+    """``(fetch_one, close)`` calling a sync client in a private thread pool.
+
+    Only for clients whose custom transport cannot send asynchronously (tests).
+    """
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ice-fetch")
+
+    async def fetch_one(job_id: str) -> PackageJob:
+        loop = asyncio.get_running_loop()
+        job: PackageJob = await loop.run_in_executor(pool, client.get_package_job, job_id)
+        return job
+
+    def close() -> None:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+    return fetch_one, close
+
+
+# --------------------------------------------------------------------------- running
+
+
+def run_sync(
+    make_coro: Callable[[], Coroutine[Any, Any, T]],
+    *,
+    tick: Callable[[], None] | None = None,
+    interval: float = 0.1,
+    name: str = "ice-widgets-batch",
+) -> T:
+    """Run ``make_coro()`` on a private event loop in a worker thread; return its result.
+
+    The calling thread waits in joins of ``interval`` seconds and calls ``tick`` between
+    them (progress bars are drawn there, never from the worker thread). On
+    KeyboardInterrupt the coroutine is cancelled, the thread is joined (its requests are
+    cancelled at once) and the KeyboardInterrupt is raised. Works whether or not an event
+    loop is running in the calling thread.
+    """
+    loop = asyncio.new_event_loop()
+    box: dict[str, Any] = {}
+    started = threading.Event()
+
+    def target() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            task = loop.create_task(make_coro())
+            box["task"] = task
+            started.set()
+            box["result"] = loop.run_until_complete(task)
+        except BaseException as exc:
+            box["error"] = exc
+        finally:
+            started.set()
+            try:
+                _cancel_all(loop)
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.run_until_complete(loop.shutdown_default_executor())
+            finally:
+                asyncio.set_event_loop(None)
+                loop.close()
+
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(interval)
+            if tick is not None:
+                tick()
+    except KeyboardInterrupt:
+        _interrupt(loop, box, started, thread)
+        raise
+    if "error" in box:
+        error = box.pop("error")
+        raise error
+    result: T = box["result"]
+    return result
+
+
+def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+
+def _interrupt(
+    loop: asyncio.AbstractEventLoop,
+    box: dict[str, Any],
+    started: threading.Event,
+    thread: threading.Thread,
+) -> None:
+    """Cancel the batch and wait (up to 10 s, even through more Ctrl-C) for its thread."""
+    deadline = time.monotonic() + 10.0
+    requested = False
+    while thread.is_alive() and time.monotonic() < deadline:
+        try:
+            if not requested and started.is_set():
+                task = box.get("task")
+                if task is not None:
+                    with contextlib.suppress(RuntimeError):  # the loop has just closed
+                        loop.call_soon_threadsafe(task.cancel)
+                requested = True
+            thread.join(0.05)
+        except KeyboardInterrupt:
+            continue
+    if thread.is_alive():  # pragma: no cover - a request that ignores cancellation
+        logger.warning("ice_widgets: the batch thread did not stop within 10 s")
