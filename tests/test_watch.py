@@ -226,3 +226,26 @@ def test_in_a_real_kernel_the_poller_runs_on_the_kernel_loop(tmp_path: Any) -> N
     assert texts[7] == "after unload False True"
     (display,) = done.cells[1]["outputs"]
     assert {"text/plain", "text/html", "application/vnd.jupyter.widget-view+json"} <= set(display["data"])
+
+
+def test_cards_of_a_watch_refresh_against_the_same_endpoint(emulator: Emulator, client: Any) -> None:
+    """An AsyncClient given to watch() lends its endpoint and key to the cards' sync client."""
+    ids = emulator.job_ids[:2]
+
+    async def main() -> WatchView:
+        aclient = _async(emulator)
+        view = WatchView(ids, client=aclient)
+        await view.poll_once()
+        await aclient.aclose()
+        return view
+
+    view = asyncio.run(main())
+    card = view.open_job(ids[0])
+    assert card.refresh().status == emulator.expected(ids[0])["Status"] and card.stale is None
+    assert emulator.access_key_secret not in repr(card._client)
+    view.close()
+    # and a sync Client given to watch() gets an async twin for the poller
+    view = WatchView(ids, client=client)
+    asyncio.run(view.poll_once())
+    assert view.frame["error_code"].isna().all()
+    view.close()

@@ -14,7 +14,7 @@ from ice_widgets.widgets import _render
 if TYPE_CHECKING:  # pragma: no cover
     from ice_widgets._client import Client
 
-__all__ = ["JobCard", "default_client"]
+__all__ = ["JobCard", "default_client", "twin_client"]
 
 
 def default_client(client: Any = None, **options: Any) -> Any:
@@ -24,6 +24,36 @@ def default_client(client: Any = None, **options: Any) -> Any:
     from ice_widgets._client import Client
 
     return Client(**{k: v for k, v in options.items() if v is not None})
+
+
+class _SharedCredentials:
+    """Lends one client's resolved credentials to its sync/async twin (``get_credential()``)."""
+
+    def __init__(self, provider: Any) -> None:
+        self._provider = provider
+
+    def get_credential(self) -> Any:
+        return self._provider.get()
+
+    def __repr__(self) -> str:
+        return f"_SharedCredentials(source={getattr(self._provider, 'source', '?')!r})"
+
+
+def twin_client(client: Any, *, asynchronous: bool) -> Any:
+    """A Client (or AsyncClient) for the same endpoint and credentials as ``client``.
+
+    The twin signs with the same credentials provider (nothing is copied or shown); its
+    retry policy and timeout are the same.
+    """
+    from ice_widgets._client import AsyncClient, Client
+
+    cls = AsyncClient if asynchronous else Client
+    return cls(
+        endpoint=client.endpoint,
+        credentials=_SharedCredentials(client._credentials),
+        timeout=client.timeout,
+        max_retries=client.max_retries,
+    )
 
 
 def _error_of(exc: BaseException) -> tuple[str, str]:

@@ -38,6 +38,7 @@ from ice_widgets._errors import (
 )
 from ice_widgets._frames import JobError, build_frame
 from ice_widgets._models import FINISHED_STATUSES, PackageJob
+from ice_widgets.widgets._card import twin_client
 from ice_widgets.widgets._view import JobsView
 
 __all__ = ["MAX_DELAY", "WatchView", "live_pollers", "stop_all", "watch"]
@@ -74,18 +75,14 @@ def _code_message(exc: BaseException) -> tuple[str, str]:
 
 
 def _async_client(client: Any) -> tuple[Any, bool]:
-    """``(AsyncClient, owned)`` from an AsyncClient, a sync Client (same endpoint and key) or None."""
+    """``(AsyncClient, owned)`` from an AsyncClient, a sync Client (its twin) or None."""
     from ice_widgets._client import AsyncClient
 
     if client is None:
         return AsyncClient(), True
     if hasattr(client, "aclose"):
         return client, False
-    # A sync Client: an AsyncClient for the same endpoint, sharing its resolved credentials
-    # provider (no secret is copied anywhere else).
-    twin = AsyncClient(endpoint=client.endpoint, timeout=client.timeout, max_retries=client.max_retries)
-    twin._credentials = client._credentials
-    return twin, True
+    return twin_client(client, asynchronous=True), True
 
 
 class WatchView(JobsView):
@@ -121,7 +118,9 @@ class WatchView(JobsView):
         self._throttled = 0
         self._failure: str | None = None
         self._stopped = False
-        sync_client = client if client is not None and not hasattr(client, "aclose") else None
+        # Job cards opened from the view refresh with a sync client for the same endpoint and key.
+        self._owns_sync = client is not None and hasattr(client, "aclose")
+        sync_client = twin_client(client, asynchronous=False) if self._owns_sync else client
         super().__init__(build_frame(list(self._records.values())), client=sync_client, page_size=page_size)
         self.add_class("ice-watch")
         _LIVE.add(self)
@@ -294,9 +293,12 @@ class WatchView(JobsView):
                 loop = asyncio.get_running_loop()
             except RuntimeError:
                 loop = None
+            client, self._aclient = self._aclient, None
             if loop is not None:
-                client, self._aclient = self._aclient, None
                 loop.create_task(client.aclose())
+            else:
+                with contextlib.suppress(Exception):
+                    asyncio.run(client.aclose())
         with contextlib.suppress(Exception):
             self._show_notice()
 
@@ -304,6 +306,9 @@ class WatchView(JobsView):
         """Stop the poller and close the widget."""
         self.stop()
         _LIVE.discard(self)
+        if getattr(self, "_owns_sync", False) and self._client is not None:
+            with contextlib.suppress(Exception):
+                self._client.close()
         super().close()
 
     def __repr__(self) -> str:
