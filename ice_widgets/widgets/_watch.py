@@ -118,6 +118,7 @@ class WatchView(JobsView):
         self._throttled = 0
         self._failure: str | None = None
         self._stopped = False
+        self._looping = False
         # Job cards opened from the view refresh with a sync client for the same endpoint and key.
         self._owns_sync = client is not None and hasattr(client, "aclose")
         sync_client = twin_client(client, asynchronous=False) if self._owns_sync else client
@@ -169,6 +170,7 @@ class WatchView(JobsView):
 
     async def run(self) -> None:
         """Refresh until every job has finished (or the view is stopped)."""
+        self._looping = True
         try:
             while not self._stopped and not self.finished:
                 await self.poll_once()
@@ -176,6 +178,7 @@ class WatchView(JobsView):
                     break
                 await self._wait(self._delay)
         finally:
+            self._looping = False
             await self._release_client()
             self._show_notice()
 
@@ -246,7 +249,9 @@ class WatchView(JobsView):
             )
             self.set_frame(frame, stale=self._stale)
             self._show_notice()
-        if self._failure or self.finished:
+        if self._failure or self.finished or not self._looping:
+            # Stepped by hand, each call may run on its own loop (asyncio.run): close the
+            # client it made now, where its connections live.
             await self._release_client()
         return len(pending)
 
