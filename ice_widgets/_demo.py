@@ -230,7 +230,6 @@ class DemoServers:
             JUPYTERLAB_WORKSPACES_DIR=str(self.state_dir / "workspaces"),
             JUPYTER_RUNTIME_DIR=str(self.state_dir / "runtime"),
             PYTHONUNBUFFERED="1",
-            MPLBACKEND="agg",
         )
         env.update(self.extra_env)
         return env

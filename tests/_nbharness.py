@@ -55,7 +55,6 @@ def kernel_env(endpoint: str, access_key_id: str, access_key_secret: str, home: 
         ALIBABA_CLOUD_ICE_ENDPOINT=endpoint,
         ALIBABA_CLOUD_ACCESS_KEY_ID=access_key_id,
         ALIBABA_CLOUD_ACCESS_KEY_SECRET=access_key_secret,
-        MPLBACKEND="agg",
         PYTHONUNBUFFERED="1",
     )
     # The kernel must import this checkout's ice_widgets.
@@ -63,10 +62,14 @@ def kernel_env(endpoint: str, access_key_id: str, access_key_secret: str, home: 
     return env
 
 
-def execute(path: Path, env: Mapping[str, str], *, timeout: int = 180) -> nbformat.NotebookNode:
+def execute(
+    path: Path, env: Mapping[str, str], *, timeout: int = 180, store_widget_state: bool = True
+) -> nbformat.NotebookNode:
     """Run every cell of the notebook at ``path`` in a fresh python3 kernel; returns it executed.
 
     Raises ``nbclient.exceptions.CellExecutionError`` on the first failing cell.
+    ``store_widget_state=False`` saves it as JupyterLab does by default (no widget state
+    in the metadata), so nbconvert renders the widgets' static HTML fallback.
     """
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
@@ -75,6 +78,7 @@ def execute(path: Path, env: Mapping[str, str], *, timeout: int = 180) -> nbform
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
         startup_timeout=120,
+        store_widget_state=store_widget_state,
     )
     client.execute(env=dict(env), cwd=str(path.parent))
     return nb
