@@ -123,24 +123,37 @@ def error_code(response: httpx.Response) -> str:
     return str(body["Code"])
 
 
-def raw_exchange(emu: Emulator, data: bytes, *, timeout: float = 10.0, read_limit: int = 1 << 20) -> bytes:
-    """Send raw bytes on a fresh connection; return everything read until the server closes."""
+def raw_exchange(
+    emu: Emulator,
+    data: bytes,
+    *,
+    timeout: float = 10.0,
+    read_limit: int = 1 << 20,
+    responses: int | None = 1,
+) -> bytes:
+    """Send raw bytes on a fresh connection; return what was read.
+
+    Reading stops when ``responses`` complete responses have arrived (``None``: only when
+    the server closes), when the server closes, or after ``timeout`` without data.
+    """
     host, port = host_of(emu).rsplit(":", 1)
-    chunks: list[bytes] = []
+    received = b""
     with socket.create_connection((host, int(port)), timeout=timeout) as sock:
         try:
             sock.sendall(data)
         except OSError:
             pass
         try:
-            while sum(map(len, chunks)) < read_limit:
+            while len(received) < read_limit:
                 chunk = sock.recv(65536)
                 if not chunk:
                     break
-                chunks.append(chunk)
+                received += chunk
+                if responses is not None and len(split_responses(received)) >= responses:
+                    break
         except (TimeoutError, ConnectionResetError):
             pass
-    return b"".join(chunks)
+    return received
 
 
 def raw_request(emu: Emulator, action: str, params: Mapping[str, str] | None = None, **kw: Any) -> bytes:
@@ -153,7 +166,10 @@ def raw_request(emu: Emulator, action: str, params: Mapping[str, str] | None = N
 
 
 def split_responses(data: bytes) -> list[tuple[int, dict[str, str], bytes]]:
-    """Split raw bytes holding HTTP/1.1 responses with Content-Length into (status, headers, body)."""
+    """Split raw bytes holding HTTP/1.1 responses with Content-Length into (status, headers, body).
+
+    Only complete responses are returned.
+    """
     out: list[tuple[int, dict[str, str], bytes]] = []
     while data:
         head, sep, rest = data.partition(b"\r\n\r\n")
@@ -166,6 +182,8 @@ def split_responses(data: bytes) -> list[tuple[int, dict[str, str], bytes]]:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
         length = int(headers.get("content-length", "0"))
+        if len(rest) < length:
+            break  # incomplete
         out.append((status, headers, rest[:length]))
         data = rest[length:]
     return out

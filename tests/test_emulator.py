@@ -652,7 +652,7 @@ def test_keep_alive_and_pipelining_answer_in_order(emulator: Emulator) -> None:
     data += raw_request(emulator, "GetPackageJob", {"JobId": ids[0]}, extra_headers={}).replace(
         b"Content-Length: 0", b"Connection: close\r\nContent-Length: 0"
     )
-    responses = split_responses(raw_exchange(emulator, data))
+    responses = split_responses(raw_exchange(emulator, data, responses=None))
     assert [status for status, _, _ in responses] == [200] * 6
     assert [json.loads(body)["PackageJob"]["JobId"] for _, _, body in responses] == [*ids, ids[0]]
     assert responses[0][1]["connection"] == "keep-alive" and responses[-1][1]["connection"] == "close"

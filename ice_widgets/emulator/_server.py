@@ -99,6 +99,9 @@ SKEW_SECONDS = 15 * 60
 MAX_NONCES = 2_000_000
 #: Idle keep-alive connections and incomplete requests are closed after this long.
 IDLE_TIMEOUT = 75.0
+#: After answering with ``Connection: close``, how long to keep reading (and dropping) input.
+LINGER_SECONDS = 2.0
+_TOKEN_START = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 LISTEN_LINE = "ICE emulator listening on {endpoint}"
 
 _STATUS_TEXT = {
@@ -298,6 +301,7 @@ class _Answer:
     headers: list[tuple[str, str]] = field(default_factory=list)
     fault: str | None = None  # drop / truncate / slow
     delay: float = 0.0
+    head_only: bool = False  # an answer to HEAD: headers, no body
 
 
 class _App:
@@ -463,7 +467,7 @@ class _App:
             raise _api_error(400, "InvalidTimeStamp.Expired")
 
     def _check_key(self, access_key_id: str, token: str | None, settings: Settings) -> None:
-        if not hmac.compare_digest(access_key_id.encode(), settings.access_key_id.encode()):
+        if not _same(access_key_id, settings.access_key_id):
             raise _api_error(404, "InvalidAccessKeyId.NotFound")
         if settings.security_token is None:
             if token:
@@ -473,7 +477,7 @@ class _App:
             raise _api_error(400, "MissingSecurityToken")
         if token in settings.expired_security_tokens:
             raise _api_error(400, "InvalidSecurityToken.Expired")
-        if not hmac.compare_digest(token.encode(), settings.security_token.encode()):
+        if not _same(token, settings.security_token):
             raise _api_error(400, "InvalidSecurityToken.Malformed")
 
     def _check_nonce(self, nonce: str, settings: Settings, now: float) -> None:
@@ -530,7 +534,7 @@ class _App:
         expected, _ = _signing.signature_v3(
             settings.access_key_secret, req.method, req.path, query, signed_values, payload_hash
         )
-        if not hmac.compare_digest(expected, signature):
+        if not _same(expected, signature):
             raise _api_error(400, "SignatureDoesNotMatch")
         self._check_nonce(headers["x-acs-signature-nonce"], settings, now)
         self.stats.signatures["ACS3-HMAC-SHA256"] += 1
@@ -544,7 +548,7 @@ class _App:
         self._check_key(params["AccessKeyId"], params.get("SecurityToken"), settings)
         self._check_time(params["Timestamp"], "Timestamp", settings, now)
         expected = _signing.sign_v1(settings.access_key_secret, req.method, params)
-        if not hmac.compare_digest(expected.encode(), params["Signature"].encode()):
+        if not _same(expected, params["Signature"]):
             raise _api_error(400, "SignatureDoesNotMatch")
         self._check_nonce(params["SignatureNonce"], settings, now)
         self.stats.signatures["HMAC-SHA1"] += 1
@@ -638,13 +642,18 @@ class _App:
         return self.ok(b'"JobId":"' + job_id.encode() + b'"', self.request_id())
 
 
+def _same(a: str, b: str) -> bool:
+    """Constant-time comparison of two strings, whatever characters they hold."""
+    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))
+
+
 def _json_param(params: Mapping[str, str], name: str, kind: type) -> Any:
     raw = params.get(name)
     if not raw:
         raise _missing(name)
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise _invalid(name, "It must be a JSON string.") from None
     if not isinstance(value, kind):
         raise _invalid(name, f"It must be a JSON {'array' if kind is list else 'object'}.")
@@ -745,6 +754,12 @@ class _Connection(asyncio.Protocol):
     def _parse(self) -> None:
         buf = self.buffer
         while buf and not self.closing:
+            while buf[:2] == b"\r\n":  # empty lines before a request line are allowed
+                del buf[:2]
+            if not buf:
+                return
+            if buf[0] not in _TOKEN_START:  # TLS, HTTP/2 binary, garbage: no need to wait
+                raise _HttpError(400, "BadRequest", "This is not an HTTP/1.1 request.")
             end = buf.find(b"\r\n\r\n")
             if end < 0:
                 line_end = buf.find(b"\r\n")
@@ -810,6 +825,7 @@ class _Connection(asyncio.Protocol):
         while self.queue and not self.busy and not self.closing:
             request, keep_alive = self.queue.popleft()
             answer = self.app.handle(request)
+            answer.head_only = request.method == "HEAD"
             if answer.delay > 0:
                 self.busy = True
                 loop = asyncio.get_running_loop()
@@ -855,10 +871,20 @@ class _Connection(asyncio.Protocol):
         for name, value in answer.headers:
             head.append(f"{name}: {value}\r\n".encode("latin-1", "replace"))
         head.append(b"Connection: keep-alive\r\n\r\n" if keep_alive else b"Connection: close\r\n\r\n")
-        head.append(body)
+        if not answer.head_only:
+            head.append(body)
         transport.write(b"".join(head))
         if not keep_alive:
             self.closing = True
+            self._linger(transport)
+
+    def _linger(self, transport: asyncio.Transport) -> None:
+        """Close after the answer is out: half-close first, so that unread request bytes
+        (a huge query, a body never read) do not turn into a reset that destroys the answer."""
+        if transport.can_write_eof():
+            transport.write_eof()
+            asyncio.get_running_loop().call_later(LINGER_SECONDS, transport.close)
+        else:
             transport.close()
 
     def _fail(self, err: _HttpError) -> None:
