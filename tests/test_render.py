@@ -138,7 +138,9 @@ def test_card_html_success_fields() -> None:
     badges = [a for t, a in doc.tags if "ice-badge" in (a.get("class") or "")]
     assert badges and all(a["class"] == "ice-badge ice-status-success" for a in badges)
     text = "".join(doc.text)
-    assert "✓ Success" in text  # text, not colour alone
+    assert next(a["title"] for _, a in doc.tags if "ice-badge" in (a.get("class") or "")) == "Success"
+    assert "Success" in text  # text, not colour alone (the ✓ comes from the stylesheet)
+    assert '.ice-status-success::before{content:"✓ "}' in markup
     for expected in ("my job", "ab4802364a2e49208c99efab82df0001", "API", "36f3fee40aa047c0b067d0fb85ed0001"):
         assert expected in text
     assert "5 min 30 s" in text
@@ -168,7 +170,8 @@ def test_card_running_shows_elapsed_and_unknown_status_is_distinct() -> None:
     markup = r.card_html(running, now=now)
     assert "ice-status-running" in markup and "2 min (running)" in markup and "Elapsed" in markup
     weird = r.card_html(_job(Status="Paused"))
-    assert "ice-status-unknown" in weird and "? Paused" in weird
+    assert "ice-status-unknown" in weird and ">Paused</span>" in weird
+    assert r.status_label("Paused") == "? Paused" and r.status_label("Init") == "● Init (running)"
     kinds = {r.status_kind(s) for s in ("Success", "Fail", "Init", "Paused")}
     assert kinds == {"success", "fail", "running", "unknown"}
 

@@ -204,7 +204,7 @@ def test_view_first_page_summary_and_controls() -> None:
     assert "rows 1–25 of 61" in view._table.value
     assert view.summary.counts == {"Init": 20, "Success": 20, "Fail": 20, "error": 1}
     labels = [b.description for b in view._status_box.children]
-    assert labels == ["All 61", "● Init (running) 20", "✓ Success 20", "✗ Fail 20", "⚠ fetch error 1"]
+    assert labels == ["All 61", "Init (running) 20", "Success 20", "Fail 20", "fetch error 1"]
     assert "50.0%" in view._stats_html.value
     assert view._row_menu.options[1] == ("1. job000 · name 0", 0)
     assert len(view._row_menu.options) == 26  # the visible page only
@@ -214,7 +214,7 @@ def test_view_first_page_summary_and_controls() -> None:
 
 def test_view_status_button_filters_and_menu_follows() -> None:
     view = _view()
-    fail_button = next(b for b in view._status_box.children if b.description.startswith("✗ Fail"))
+    fail_button = next(b for b in view._status_box.children if b.description.startswith("Fail"))
     fail_button.click()
     assert view.filtered_count == 20
     assert view._status_menu.value == "Fail"

@@ -46,6 +46,8 @@ __all__ = [
     "safe_url",
     "sort_positions",
     "status_kind",
+    "status_label",
+    "status_text",
     "summarize",
     "summary_html",
     "summary_text",
@@ -83,6 +85,9 @@ color:#fff;white-space:nowrap}
 .ice-status-success{background:#1a7f37}.ice-status-fail{background:#cf222e}
 .ice-status-running{background:#0969da}.ice-status-unknown{background:#6e7781}
 .ice-status-error{background:#9a6700}
+.ice-status-success::before{content:"✓ "}.ice-status-fail::before{content:"✗ "}
+.ice-status-running::before{content:"● "}.ice-status-unknown::before{content:"? "}
+.ice-status-error::before{content:"⚠ "}
 .ice-stale{border:1px dashed #9a6700;color:#9a6700;border-radius:4px;padding:0 4px;font-size:12px}
 .ice-error{border-left:4px solid #cf222e;background:rgba(207,34,46,.1);padding:4px 8px;margin:6px 0}
 .ice-error code{font-weight:700}
@@ -256,23 +261,32 @@ def status_kind(status: Any, *, fetch_error: bool = False) -> str:
     return "unknown"
 
 
+def status_text(status: Any, *, fetch_error: bool = False) -> str:
+    """The words of a status: ``"Success"``, ``"Fail"``, ``"Init (running)"``, ``"fetch error"``."""
+    kind = status_kind(status, fetch_error=fetch_error)
+    if kind == "error":
+        return "fetch error"
+    if kind == "running":
+        return "Init (running)"
+    if _missing(status):
+        return "unknown"
+    return clip(status, 40)
+
+
 def status_label(status: Any, *, fetch_error: bool = False) -> str:
     """Plain text of a status with its symbol: ``"✓ Success"``, ``"● Init (running)"``."""
     kind = status_kind(status, fetch_error=fetch_error)
-    if kind == "error":
-        return "⚠ fetch error"
-    if kind == "running":
-        return "● Init (running)"
-    if _missing(status):
-        return "? unknown"
-    return f"{_KIND_LABEL[kind]} {clip(status, 40)}"
+    return f"{_KIND_LABEL[kind]} {status_text(status, fetch_error=fetch_error)}"
 
 
 def badge_html(status: Any, *, fetch_error: bool = False) -> str:
-    """A coloured status badge with text (classes ``ice-badge ice-status-<kind>``)."""
+    """A coloured status badge with its words (classes ``ice-badge ice-status-<kind>``).
+
+    The symbol (✓ ✗ ● ? ⚠) is added by the stylesheet, so the badge's text is the status.
+    """
     kind = status_kind(status, fetch_error=fetch_error)
-    label = html.escape(status_label(status, fetch_error=fetch_error), quote=True)
-    return f'<span class="ice-badge ice-status-{kind}" title="{label}">{label}</span>'
+    text = html.escape(status_text(status, fetch_error=fetch_error), quote=True)
+    return f'<span class="ice-badge ice-status-{kind}" title="{text}">{text}</span>'
 
 
 def stale_html(reason: str | None) -> str:
@@ -553,6 +567,10 @@ def _count_label(status: str) -> str:
     return status_label(status)
 
 
+def _count_text(status: str) -> str:
+    return "fetch error" if status == ERROR_KEY else status_text(status)
+
+
 def summary_html(summary: Summary, *, style: bool = False) -> str:
     """The summary strip: badges with counts, success rate, durations."""
     parts = [
@@ -561,7 +579,7 @@ def summary_html(summary: Summary, *, style: bool = False) -> str:
     ]
     for status, n in summary.counts.items():
         kind = "error" if status == ERROR_KEY else status_kind(status)
-        label = html.escape(_count_label(status), quote=True)
+        label = html.escape(_count_text(status), quote=True)
         parts.append(f'<span class="ice-badge ice-status-{kind}" title="{label}">{label}: {n:,}</span>')
     rate = "—" if summary.success_rate is None else f"{summary.success_rate:.1%}"
     parts.append(f"<span>success rate <strong>{rate}</strong></span>")

@@ -379,7 +379,7 @@ class JobsView(widgets.VBox):
         buttons.append(all_button)
         for status, n in summary.counts.items():
             kind = "error" if status == _render.ERROR_KEY else _render.status_kind(status)
-            label = "⚠ fetch error" if status == _render.ERROR_KEY else _render.status_label(status)
+            label = "fetch error" if status == _render.ERROR_KEY else _render.status_text(status)
             button = widgets.Button(
                 description=f"{label} {n:,}",
                 button_style=_BUTTON_STYLE[kind],
