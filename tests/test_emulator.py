@@ -507,6 +507,23 @@ def test_submit_validation(quick: Emulator, params: dict[str, str], code: str) -
     assert error_code(response) == code
 
 
+def test_seeded_init_jobs_stay_init_unless_asked_to_progress() -> None:
+    still = Emulator(jobs=80, seed=2)  # not started: expected() reads the store directly
+    init = [j for j in still.job_ids if still.expected(j)["Status"] == "Init"]
+    assert init
+    with Emulator(jobs=80, seed=2, progress_seconds=0.05, progress_seeded=True) as moving:
+        deadline = time.monotonic() + 30
+        statuses: list[object] = []
+        while time.monotonic() < deadline:
+            statuses = [wait_finished(moving, j, limit=0)["Status"] for j in init]
+            if "Init" not in statuses:
+                break
+            time.sleep(0.1)
+        assert set(statuses) <= {"Success", "Fail"}
+    time.sleep(0.1)
+    assert [still.expected(j)["Status"] for j in init] == ["Init"] * len(init)
+
+
 def test_hostile_jobs_round_trip_byte_for_byte() -> None:
     count = len(INJECTION_PAYLOADS)
     with Emulator(jobs=5, seed=1, hostile=count) as emu:

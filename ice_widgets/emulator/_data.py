@@ -226,6 +226,9 @@ class JobStore:
         POSIX time the seeded times lead up to (default: midnight UTC today).
     progress_seconds
         How long a submitted job stays ``Init`` on average before it finishes.
+    progress_seeded
+        Also let the seeded ``Init`` jobs finish, at random times within about
+        ``10 * progress_seconds`` of start (default: they stay ``Init``).
     """
 
     def __init__(
@@ -236,6 +239,7 @@ class JobStore:
         hostile: int = 0,
         anchor: float | None = None,
         progress_seconds: float = 3.0,
+        progress_seeded: bool = False,
     ) -> None:
         self.seed = seed
         self.anchor = default_anchor() if anchor is None else anchor
@@ -263,6 +267,15 @@ class JobStore:
                     del data["FinishTime"]
                 self._insert(data)
                 self.hostile_ids.append(data["JobId"])
+        if progress_seeded:
+            rng = random.Random(f"progress-{seed}")
+            now = time.time()
+            for job_id in self.seeded_ids:
+                job = self._jobs[job_id]
+                if job.data.get("Status") == "Init":
+                    due = now + rng.uniform(0.5, 10.0) * progress_seconds
+                    outcome = "Success" if rng.random() < 0.85 else "Fail"
+                    heapq.heappush(self._pending, (due, job.seq, job_id, outcome))
 
     # -- storage -----------------------------------------------------------------------------
 

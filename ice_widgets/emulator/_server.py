@@ -932,10 +932,18 @@ class _Runner:
         host: str,
         port: int,
         allow_remote: bool = False,
+        progress_seeded: bool = False,
     ) -> None:
         if not allow_remote and not _is_loopback(host):
             raise ValueError(f"refusing to listen on non-loopback host {host!r} (pass allow_remote=True)")
-        self.store = JobStore(jobs, seed, hostile=hostile, anchor=anchor, progress_seconds=progress_seconds)
+        self.store = JobStore(
+            jobs,
+            seed,
+            hostile=hostile,
+            anchor=anchor,
+            progress_seconds=progress_seconds,
+            progress_seeded=progress_seeded,
+        )
         self.app = _App(self.store, settings.validated(), seed)
         self.state = _ServerState(self.app)
         self.host = host
@@ -1001,6 +1009,9 @@ class Emulator:
         POSIX time the seeded times lead up to (default: midnight UTC today).
     progress_seconds
         Average time a submitted job stays ``Init``.
+    progress_seeded
+        Let the seeded ``Init`` jobs finish too, within about ``10 * progress_seconds``
+        (default False: they stay ``Init``, so ``expected()`` of seeded jobs never changes).
 
     Examples
     --------
@@ -1029,6 +1040,7 @@ class Emulator:
         hostile: int = 0,
         anchor: float | None = None,
         progress_seconds: float = 3.0,
+        progress_seeded: bool = False,
         check_nonce: bool = True,
         check_time: bool = True,
     ) -> None:
@@ -1054,6 +1066,7 @@ class Emulator:
             settings=self._settings,
             host=host,
             port=port,
+            progress_seeded=progress_seeded,
         )
         self.seed = seed
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -1278,6 +1291,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--progress-seconds", type=float, default=3.0, help="how long submitted jobs stay Init (default 3)"
     )
+    parser.add_argument(
+        "--progress-seeded",
+        action="store_true",
+        help="let the seeded Init jobs finish too (within about 10 x --progress-seconds)",
+    )
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every answer (default 0)")
     parser.add_argument(
         "--fault-rate", type=float, default=0.0, help="fraction of requests that meet a fault"
@@ -1345,6 +1363,7 @@ def serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             allow_remote=args.allow_remote,
+            progress_seeded=args.progress_seeded,
         )
     except ValueError as exc:
         print(f"ice-widgets emulator: {exc}", file=sys.stderr)
