@@ -15,6 +15,7 @@ built from those counters, not written by hand.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -172,9 +173,7 @@ def _report(request: pytest.FixtureRequest) -> None:
             f"| {cell} | {rate:g} | {op} | {result if r['ok'] else 'FAILED'} | {r['faults']} | "
             f"{r['requests']} | {r['retries']} | {r['seconds']:.1f} |"
         )
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    for line in lines:
-        if reporter is not None:
-            reporter.write_line(line)
-        else:  # pragma: no cover
-            print(line)
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    context = capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext()
+    with context:
+        print("\n".join(lines), flush=True)
