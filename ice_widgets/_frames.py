@@ -410,7 +410,10 @@ class _Bar:
         if enabled:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=total, desc=desc, unit="job", dynamic_ncols=True, leave=True)
+            class _NoMonitor(tqdm):
+                monitor_interval = 0  # no tqdm_monitor thread left behind
+
+            self._bar = _NoMonitor(total=total, desc=desc, unit="job", dynamic_ncols=True, leave=True)
         self._errors = -1
 
     def show(self, done: int, errors: int) -> None:
