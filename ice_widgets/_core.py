@@ -566,24 +566,40 @@ def retry_delay(
 class AdaptiveRate:
     """An AIMD send-rate controller shared by every request of one client.
 
-    Unlimited until the first throttled answer. Then the rate is set a little below the
-    throughput that was accepted just before, lowered multiplicatively (``decrease``, gentler
-    than halving) once per round trip while throttling continues, and raised additively
-    while requests wait for it: quickly back towards the rate of the last throttle, slowly
-    (``probe`` of that rate per second) near and beyond it. A batch so converges on the
-    account's limit with few throttled answers. Pure: every method takes ``now``.
+    Unlimited until throttling is seen. Answers are counted in short intervals
+    (``interval_answers`` answers, or ``interval_seconds``); an interval with throttling
+    clearly above the background ``noise`` lowers the rate multiplicatively and gently
+    (``decrease``; towards the throughput the server was just accepting, never below half
+    at once). Between decreases, while requests wait for it, the rate grows additively:
+    quickly back towards the rate before the last decrease, slowly (``probe``) near it, and
+    multiplicatively (``accelerate``) once past it, in case the limit has risen. A batch so
+    converges on the account's limit.
+
+    Every decrease is checked: under a real rate limit, throttling falls after it. When the
+    next interval is throttled as much as before (throttling that does not depend on the
+    rate: a shared service under load, an emulator injecting random faults), the decrease
+    is undone and that share becomes the background ``noise`` (it decays slowly), so random
+    throttles cannot drive the rate to nothing. Heavy throttling (over half the answers) is
+    always taken as a rate signal.
+
+    Pure: every method takes the time ``now`` (any monotonic clock); ``acquired_at`` is
+    the time the request reserved its slot with :meth:`acquire`, so that answers to
+    requests paced at an older rate do not count against the new one.
 
     Parameters
     ----------
     decrease : float
-        Factor applied to the rate on a throttle (0 < decrease < 1).
+        Largest factor applied to the rate by one decrease (0.5 <= decrease < 1).
     probe : float
-        Growth per second, as a fraction of the last throttled rate, near that rate.
+        Growth per second, as a fraction of the rate before the last decrease, near that rate.
     recover : float
-        Growth per second, as a fraction of the last throttled rate, well below it.
+        Growth per second, as a fraction of the rate before the last decrease, well below it.
     accelerate : float
-        Relative growth per second once the rate is past the last throttled rate without
-        a new throttle (the limit has risen, or the first estimate was low).
+        Relative growth per second once past the rate before the last decrease.
+    interval_answers : int
+        Answers per measuring interval.
+    interval_seconds : float
+        An interval also ends after this long with at least 5 answers.
     window : float
         Seconds over which accepted throughput is measured.
     min_rate, max_rate : float
@@ -597,34 +613,53 @@ class AdaptiveRate:
         probe: float = 0.02,
         recover: float = 0.25,
         accelerate: float = 0.5,
+        interval_answers: int = 40,
+        interval_seconds: float = 1.0,
         window: float = 1.0,
+        cooldown: float = 0.2,
         min_rate: float = 0.5,
         max_rate: float = 100_000.0,
     ) -> None:
-        if not 0 < decrease < 1:
-            raise ValueError("decrease must be between 0 and 1")
+        if not 0.5 <= decrease < 1:
+            raise ValueError("decrease must be in [0.5, 1)")
         self.decrease = decrease
         self.probe = probe
         self.recover = recover
         self.accelerate = accelerate
+        self.interval_answers = interval_answers
+        self.interval_seconds = interval_seconds
         self.window = window
+        self.cooldown = cooldown
         self.min_rate = min_rate
         self.max_rate = max_rate
         self.rate: float | None = None  # requests per second; None = unlimited
-        self.ceiling: float | None = None  # the rate at the last throttle
+        self.ceiling: float | None = None  # the rate before the last decrease
+        self.noise = 0.0  # throttled share seen whatever the rate
         self.throttles = 0
         self.decreases = 0
+        self.undone = 0
         self._next_at = 0.0
-        self._last_decrease = -math.inf
+        self._last_change = -math.inf
         self._last_growth = 0.0
         self._waited_until = -math.inf
         self._accepted: deque[float] = deque()
         self._first_seen: float | None = None
+        self._i_start: float | None = None
+        self._i_answers = 0
+        self._i_throttled = 0
+        # before the last decrease: rate, ceiling, throttled share, answers per second
+        self._pending: tuple[float | None, float | None, float, float] | None = None
+        self._last_decrease = -math.inf
+        self._first_throttle: float | None = None
+        self._noise_seen = False
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         rate = "unlimited" if self.rate is None else f"{self.rate:.1f}/s"
-        return f"AdaptiveRate(rate={rate}, throttles={self.throttles}, decreases={self.decreases})"
+        return (
+            f"AdaptiveRate(rate={rate}, throttles={self.throttles}, decreases={self.decreases}, "
+            f"undone={self.undone}, noise={self.noise:.2f})"
+        )
 
     def acquire(self, now: float) -> float:
         """Reserve a send slot; return how many seconds to wait before sending (0 = now)."""
@@ -638,6 +673,116 @@ class AdaptiveRate:
             if delay > 0:
                 self._waited_until = start + 1.0
             return delay
+
+    def on_success(self, now: float, acquired_at: float | None = None) -> None:
+        """Record an answer that was not throttled."""
+        with self._lock:
+            accepted = self._accepted
+            accepted.append(now)
+            horizon = now - self.window
+            while accepted and accepted[0] < horizon:
+                accepted.popleft()
+            self._answer(now, acquired_at, throttled=False)
+            self._grow(now)
+
+    def on_throttle(self, now: float, acquired_at: float | None = None) -> None:
+        """Record a throttled answer; the rate may go down when its interval ends."""
+        with self._lock:
+            self.throttles += 1
+            if self._first_throttle is None:
+                self._first_throttle = now
+            self._answer(now, acquired_at, throttled=True)
+
+    # -- internals (called with the lock held) ------------------------------------------------
+
+    @staticmethod
+    def _margin(share: float, answers: int) -> float:
+        return max(0.03, 2.5 * math.sqrt(max(share * (1.0 - share), 0.0) / answers))
+
+    def _answer(self, now: float, acquired_at: float | None, *, throttled: bool) -> None:
+        if self._first_seen is None:
+            self._first_seen = now
+        if acquired_at is not None and acquired_at < self._last_change:
+            return  # paced at the rate before the last change: says nothing about this one
+        if self._i_start is None:
+            self._i_start = now
+        self._i_answers += 1
+        self._i_throttled += throttled
+        answers = self._i_answers
+        if answers >= self.interval_answers or (
+            answers >= 5 and now - self._i_start >= self.interval_seconds
+        ):
+            self._close_interval(now)
+
+    def _close_interval(self, now: float) -> None:
+        answers, throttled = self._i_answers, self._i_throttled
+        interval = max(now - (self._i_start or now), 1e-3)
+        self._i_start, self._i_answers, self._i_throttled = None, 0, 0
+        share = throttled / answers
+        answer_rate = answers / interval
+        accepted_rate = (answers - throttled) / interval
+        pending, self._pending = self._pending, None
+        if pending is not None and self._undo_if_noise(now, pending, share, answers, answer_rate):
+            return
+        if self._noise_seen and share <= 0.5:
+            # Once throttling independent of the rate has been seen, follow its level.
+            self.noise += 0.1 * (share - self.noise)
+        if throttled < 2 or share <= self.noise + self._margin(self.noise, answers):
+            return
+        if share > 0.5 or now - self._last_decrease >= self.cooldown:
+            self._lower(now, accepted_rate, answer_rate, share)
+
+    def _undo_if_noise(
+        self,
+        now: float,
+        pending: tuple[float | None, float | None, float, float],
+        share: float,
+        answers: int,
+        answer_rate: float,
+    ) -> bool:
+        """Check the last decrease; undo it when throttling did not depend on the rate.
+
+        After sending less, a rate limit predicts less throttling (the server still accepts
+        the same number per second); throttles that do not depend on the rate predict the
+        same share. Noise only when the share is clearly above the limit's prediction and
+        not clearly above the share before. Only a real drop in what was sent tests
+        anything.
+        """
+        before_rate, before_ceiling, before_share, before_answer_rate = pending
+        if before_share > 0.5 or share > 0.5 or answer_rate > 0.92 * before_answer_rate:
+            return False
+        if share > before_share + self._margin(before_share, answers):
+            return False
+        predicted = max(0.0, 1.0 - (1.0 - before_share) * before_answer_rate / answer_rate)
+        if share <= predicted + self._margin(predicted, answers) or share <= self.noise:
+            return False  # a rate limit explains it
+        self.noise = max(self.noise, (share + before_share) / 2)
+        self._noise_seen = True
+        self.rate, self.ceiling = before_rate, before_ceiling
+        self.undone += 1
+        self._last_change = now
+        return True
+
+    def _lower(self, now: float, accepted_rate: float, answer_rate: float, share: float) -> None:
+        rate = self.rate
+        # What was really sent: retry backoff may keep requests below the configured rate.
+        sent = answer_rate if rate is None else min(rate, answer_rate)
+        # Most answers throttled: straight to what the server accepted (at most halving);
+        # otherwise a gentle multiplicative decrease.
+        new_rate = max(0.95 * accepted_rate, 0.5 * sent) if share > 0.5 else self.decrease * sent
+        if self._first_throttle is not None and now - self._first_throttle >= self.window:
+            # Never below what it has been accepting over the last window: a fixed-window
+            # limiter stays shut whatever the rate until it reopens.
+            new_rate = max(new_rate, self.decrease * len(self._accepted) / self.window)
+        if self.rate is not None:  # the first decrease, from unlimited, meets a burst: not tested
+            self._pending = (self.rate, self.ceiling, share, answer_rate)
+        self.ceiling = sent
+        self.rate = max(self.min_rate, min(self.max_rate, new_rate))
+        self.decreases += 1
+        self._last_change = self._last_decrease = now
+        self._last_growth = now
+        self._next_at = max(self._next_at, now)
+        self._waited_until = now + 1.0
 
     def _grow(self, now: float) -> None:
         rate = self.rate
@@ -653,55 +798,9 @@ class AdaptiveRate:
             rate += self.recover * ceiling * elapsed
         elif rate < 1.05 * ceiling:  # near it: probe slowly
             rate += self.probe * ceiling * elapsed
-        else:  # past it without a throttle: the limit is higher, search multiplicatively
+        else:  # past it without a decrease: the limit is higher, search multiplicatively
             rate *= 1.0 + self.accelerate * elapsed
         self.rate = min(self.max_rate, rate)
-
-    def on_success(self, now: float, acquired_at: float | None = None) -> None:
-        """Record an accepted answer (any answer that was not throttled)."""
-        with self._lock:
-            if self._first_seen is None:
-                self._first_seen = now
-            accepted = self._accepted
-            accepted.append(now)
-            horizon = now - self.window
-            while accepted and accepted[0] < horizon:
-                accepted.popleft()
-            self._grow(now)
-
-    def on_throttle(self, now: float, acquired_at: float | None = None) -> None:
-        """Record a throttled answer to a request whose slot was acquired at ``acquired_at``.
-
-        Lowers the rate, but once per generation: throttles of requests that acquired their
-        slot before the last decrease do not lower it again (they were paced at the old rate).
-        """
-        with self._lock:
-            self.throttles += 1
-            if self._first_seen is None:
-                self._first_seen = now
-            if acquired_at is not None and acquired_at < self._last_decrease:
-                return
-            if self.rate is None:
-                horizon = now - self.window
-                accepted = sum(1 for t in self._accepted if t >= horizon)
-                span = max(min(self.window, now - self._first_seen), 0.05)
-                base = accepted / span if accepted else self.min_rate * 4
-                new_rate = base * self.decrease
-            else:
-                base = self.rate
-                # Throttling that goes on whatever the rate (a fixed-window limiter whose
-                # window is full) must not drive the rate below what the server has just
-                # been accepting.
-                horizon = now - self.window
-                accepted = sum(1 for t in self._accepted if t >= horizon)
-                new_rate = min(base, max(base * self.decrease, self.decrease * accepted / self.window))
-            self.ceiling = base
-            self.rate = max(self.min_rate, min(self.max_rate, new_rate))
-            self.decreases += 1
-            self._last_decrease = now
-            self._last_growth = now
-            self._next_at = max(self._next_at, now)
-            self._waited_until = now + 1.0
 
 
 # --------------------------------------------------------------------------- calls

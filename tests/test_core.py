@@ -356,20 +356,56 @@ def test_retry_delay_grows_exponentially_with_full_jitter() -> None:
 # ---------------------------------------------------------------------------- AdaptiveRate
 
 
-def test_adaptive_rate_unlimited_until_first_throttle() -> None:
+def feed(rate: AdaptiveRate, start: float, answers: list[bool], spacing: float = 0.001) -> float:
+    """Answer ``answers`` (True = throttled) one per ``spacing`` s, acquired just before; returns the time."""
+    now = start
+    for throttled in answers:
+        acquired = now
+        now += spacing
+        (rate.on_throttle if throttled else rate.on_success)(now, acquired)
+    return now
+
+
+def test_adaptive_rate_unlimited_until_throttling() -> None:
     rate = AdaptiveRate()
-    for i in range(100):
-        assert rate.acquire(i * 0.001) == 0.0
-        rate.on_success(i * 0.001 + 0.0005, i * 0.001)
-    assert rate.rate is None
-    rate.on_throttle(0.2, 0.199)
+    now = feed(rate, 0.0, [False] * 200)
+    assert rate.rate is None and rate.acquire(now) == 0.0
+    # one stray throttle in an interval is not a signal
+    now = feed(rate, now, [True] + [False] * 39)
+    assert rate.rate is None and rate.throttles == 1
+    # an interval with a clear share of throttling is
+    now = feed(rate, now, [True, False] * 20)
     assert rate.rate is not None and rate.decreases == 1
-    # a throttle of a request paced at the old rate does not lower it again
-    before = rate.rate
-    rate.on_throttle(0.21, 0.1)
-    assert rate.rate == before and rate.decreases == 1 and rate.throttles == 2
-    rate.on_throttle(0.22, 0.215)
-    assert rate.rate < before and rate.decreases == 2
+    assert rate.acquire(now) == 0.0 and rate.acquire(now) > 0.0
+
+
+def test_adaptive_rate_ignores_answers_paced_at_the_old_rate() -> None:
+    rate = AdaptiveRate()
+    now = feed(rate, 0.0, [True, False] * 20)
+    assert rate.decreases == 1
+    first = rate.rate
+    # throttled answers to requests that acquired their slot before the decrease
+    for _ in range(100):
+        now += 0.001
+        rate.on_throttle(now, 0.0)
+    assert rate.rate == first and rate.decreases == 1 and rate.throttles == 120
+
+
+def test_adaptive_rate_heavy_throttling_goes_to_the_accepted_rate() -> None:
+    rate = AdaptiveRate()
+    rate.rate = 1000.0
+    # 40 answers in 0.04 s, 36 throttled: the server accepted 4 / 0.04 s = 100/s
+    feed(rate, 10.0, ([True] * 9 + [False]) * 4)
+    assert rate.rate is not None and 500.0 <= rate.rate <= 1000.0 * 0.85
+    assert rate.rate == pytest.approx(500.0), "never below half at once"
+    rate = AdaptiveRate()
+    rate.rate = 150.0
+    feed(rate, 10.0, ([True] * 3 + [False]) * 10, spacing=1 / 150)
+    assert rate.rate == pytest.approx(75.0)
+    rate = AdaptiveRate()
+    rate.rate = 150.0
+    feed(rate, 10.0, ([True] + [False] * 9) * 4, spacing=1 / 150)
+    assert rate.rate == pytest.approx(0.85 * 150, rel=0.02), "moderate throttling: a gentle decrease"
 
 
 def test_adaptive_rate_paces_requests() -> None:
@@ -501,3 +537,26 @@ def test_adaptive_rate_follows_a_limit_that_rises() -> None:
     throughput, throttled_share, rate = simulate(RisingBucket(50, 50), duration=30.0, warmup=20.0)
     assert throughput >= 0.85 * 200, (throughput, rate)
     assert throttled_share < 0.10
+
+
+class RandomThrottles:
+    """Throttles a fixed share of requests whatever the rate (an overloaded service, injected faults)."""
+
+    def __init__(self, share: float, seed: int) -> None:
+        self.share, self.rng = share, random.Random(seed)
+
+    def take(self, now: float) -> bool:
+        return self.rng.random() >= self.share
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_random_throttles_do_not_drive_the_rate_to_nothing(seed: int) -> None:
+    """Throttling that does not depend on the rate is learned as noise, not chased down."""
+    unlimited_workers = 16
+    throughput, throttled_share, rate = simulate(
+        RandomThrottles(0.2, seed), workers=unlimited_workers, duration=20.0, warmup=2.0, seed=seed
+    )
+    # Without any rate control the same callers reach about 800/s (backoff included).
+    assert throughput >= 500, (throughput, rate)
+    assert 0.15 <= throttled_share <= 0.25
+    assert rate.noise > 0.1 and rate.undone >= 1
