@@ -17,7 +17,7 @@ import hmac
 import json
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -56,12 +56,15 @@ _SHOWS = (
 _PROFILES = ("hls-1080p", "hls-720p", "dash-4k", "dash-1080p", "hls-abr", "dash-abr", "cmaf-abr")
 _BUCKETS = ("media-prod-sh", "vod-assets-bj", "live-archive-hz", "customer-uploads-sg")
 _REGIONS = ("cn-shanghai", "cn-beijing", "cn-hangzhou", "ap-southeast-1")
+#: Trigger sources and priorities, repeated by how often they occur.
+_TRIGGERS = ("API",) * 6 + ("WorkFlow",) * 3 + ("Console",)
+_PRIORITIES = tuple(p for p, n in zip(range(1, 11), (1, 1, 2, 3, 4, 8, 3, 2, 1, 1)) for _ in range(n))
 _RENDITIONS = ("1080p", "720p", "480p", "audio-en", "audio-zh")
 
 
 def format_time(ts: float) -> str:
     """``yyyy-MM-ddTHH:mm:ssZ`` in UTC, the form ICE returns."""
-    return datetime.fromtimestamp(int(ts), _UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(ts)))
 
 
 def parse_api_time(value: str) -> float | None:
@@ -95,10 +98,18 @@ def generate_jobs(count: int, seed: int, *, anchor: float, days: float = 7.0) ->
     A few jobs reproduce documented quirks: a timestamp ending in ``"\\n"`` (as in the
     API reference's own example) and a ``Priority`` sent as a string.
     """
+    rows = list(iter_jobs(count, seed, anchor=anchor, days=days))
+    rows.sort(key=lambda row: row[0])
+    return [job for _, job in rows]
+
+
+def iter_jobs(
+    count: int, seed: int, *, anchor: float, days: float = 7.0
+) -> Iterator[tuple[float, dict[str, Any]]]:
+    """``(created, job)`` pairs in generation order (not sorted); see :func:`generate_jobs`."""
     rng = random.Random(seed)
     pipelines = [_hex32(rng) for _ in range(4)]
     span = days * 86400.0
-    rows: list[tuple[float, dict[str, Any]]] = []
     for index in range(count):
         job_id = _hex32(rng)
         roll = rng.random()
@@ -122,12 +133,12 @@ def generate_jobs(count: int, seed: int, *, anchor: float, days: float = 7.0) ->
         out_path = f"packaged/{day}/{show}-{index:05d}/{profile}/{manifest}"
         job: dict[str, Any] = {
             "JobId": job_id,
-            "TriggerSource": rng.choices(("API", "WorkFlow", "Console"), (6, 3, 1))[0],
+            "TriggerSource": rng.choice(_TRIGGERS),
             "Name": name,
             "Inputs": inputs,
             "Output": {"Type": "OSS", "Media": f"oss://{bucket}/{out_path}"},
             "PipelineId": rng.choice(pipelines),
-            "Priority": rng.choices(range(1, 11), (1, 1, 2, 3, 4, 8, 3, 2, 1, 1))[0],
+            "Priority": rng.choice(_PRIORITIES),
             "Status": status,
         }
         submit = created + rng.choice((0, 0, 0, 1, 2))
@@ -161,9 +172,7 @@ def generate_jobs(count: int, seed: int, *, anchor: float, days: float = 7.0) ->
             job["ModifiedTime"] += "\n"
         elif quirk < 0.05:
             job["Priority"] = str(job["Priority"])
-        rows.append((created, job))
-    rows.sort(key=lambda row: row[0])
-    return [job for _, job in rows]
+        yield created, job
 
 
 class ApiError(Exception):
@@ -188,21 +197,57 @@ def _dumps(value: Any) -> bytes:
         return json.dumps(value, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
-@dataclass
-class _Job:
-    seq: int
-    created: float
-    data: dict[str, Any]
-    full: bytes = b""
-    item: bytes = b""
+_URL_KEY = b'"OutputUrl":'
 
-    def serialise(self) -> None:
-        self.full = _dumps(self.data)
-        self.item = _dumps({k: v for k, v in self.data.items() if k != "OutputUrl"})
+
+class _Job:
+    """One job, kept only as its serialised JSON (plus what listing needs), to stay small.
+
+    ``full`` is the GetPackageJob object; the list item is ``full`` without the
+    ``OutputUrl`` member, cut out by offsets (or kept whole when there is no URL).
+    """
+
+    __slots__ = ("created", "cut", "full", "item_bytes", "job_id", "key", "seq", "status")
+
+    def __init__(self, seq: int, created: float, data: Mapping[str, Any]) -> None:
+        self.seq = seq
+        self.job_id = str(data["JobId"])
+        self.created = created
+        self.key = (created, seq)
+        self.full = b""
+        self.cut: tuple[int, int] | None = None
+        self.item_bytes: bytes | None = None
+        self.status: Any = None
+        self.serialise(data)
+
+    def serialise(self, data: Mapping[str, Any]) -> None:
+        full = _dumps(data)
+        self.full = full
+        self.status = data.get("Status")
+        self.cut = None
+        self.item_bytes = None
+        if "OutputUrl" not in data:
+            return
+        segment = b"," + _URL_KEY + _dumps(data["OutputUrl"])
+        start = full.find(segment)
+        if start > 0 and full.count(_URL_KEY) == 1:
+            self.cut = (start, start + len(segment))
+        else:  # OutputUrl first, or nested keys of the same name: serialise the item itself
+            self.item_bytes = _dumps({k: v for k, v in data.items() if k != "OutputUrl"})
 
     @property
-    def key(self) -> tuple[float, int]:
-        return (self.created, self.seq)
+    def data(self) -> dict[str, Any]:
+        """A fresh dict decoded from the served JSON."""
+        value: dict[str, Any] = json.loads(self.full)
+        return value
+
+    @property
+    def item(self) -> bytes:
+        """The ListPackageJobs item: the job without ``OutputUrl``."""
+        if self.cut is not None:
+            start, end = self.cut
+            return self.full[:start] + self.full[end:]
+        return self.item_bytes if self.item_bytes is not None else self.full
 
 
 @dataclass
@@ -253,10 +298,24 @@ class JobStore:
         self._token_key = hashlib.sha256(f"ice-emulator-token-{seed}".encode()).digest()
         self.seeded_ids: list[str] = []
         self.hostile_ids: list[str] = []
-        generated = generate_jobs(jobs, seed, anchor=self.anchor)
-        for data in generated:
-            self._insert(data)
-            self.seeded_ids.append(data["JobId"])
+        seeded: list[_Job] = []
+        for created, data in iter_jobs(jobs, seed, anchor=self.anchor):
+            job_id = data["JobId"]
+            if job_id in self._jobs:  # 128 random bits: never in practice
+                continue
+            job = _Job(0, created, data)
+            self._jobs[job_id] = job
+            seeded.append(job)
+        seeded.sort(key=lambda job: job.created)
+        for seq, job in enumerate(seeded):
+            # the served times have whole seconds; filters compare against those
+            job.created = float(int(job.created))
+            job.seq = seq
+            job.key = (job.created, seq)
+            self._keys.append(job.key)
+            self._by_key[job.key] = job
+        self._seq = len(seeded)
+        self.seeded_ids = [job.job_id for job in seeded]
         if hostile:
             rng = random.Random(f"hostile-{seed}")
             for data in hostile_jobs(hostile, seed=seed):
@@ -272,7 +331,7 @@ class JobStore:
             now = time.time()
             for job_id in self.seeded_ids:
                 job = self._jobs[job_id]
-                if job.data.get("Status") == "Init":
+                if job.status == "Init":
                     due = now + rng.uniform(0.5, 10.0) * progress_seconds
                     outcome = "Success" if rng.random() < 0.85 else "Fail"
                     heapq.heappush(self._pending, (due, job.seq, job_id, outcome))
@@ -287,7 +346,6 @@ class JobStore:
             created = parse_api_time(str(data.get("CreateTime", ""))) or time.time()
         job = _Job(self._seq, created, data)
         self._seq += 1
-        job.serialise()
         self._jobs[job_id] = job
         bisect.insort(self._keys, job.key)
         self._by_key[job.key] = job
@@ -301,19 +359,21 @@ class JobStore:
 
     def ids(self) -> list[str]:
         """All job IDs in creation order."""
-        return [self._by_key[key].data["JobId"] for key in self._keys]
+        return [self._by_key[key].job_id for key in self._keys]
 
     def add(self, data: Mapping[str, Any]) -> str:
         """Add a job dict as it is (it must carry a ``JobId``); returns the ID."""
         if "JobId" not in data:
             raise ValueError("a job needs a JobId")
-        return str(self._insert(copy.deepcopy(dict(data))).data["JobId"])
+        job_id = str(data["JobId"])
+        self._insert(copy.deepcopy(dict(data)))
+        return job_id
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         """A deep copy of the job's dict as it is served now, or None."""
         self.advance()
         job = self._jobs.get(job_id)
-        return None if job is None else copy.deepcopy(job.data)
+        return None if job is None else job.data
 
     def get_bytes(self, job_id: str) -> bytes | None:
         """The serialised PackageJob for GetPackageJob, or None when there is no such job."""
@@ -368,7 +428,7 @@ class JobStore:
             data["UserData"] = user_data
         data["CreateTime"] = stamp
         data["ModifiedTime"] = stamp
-        job = self._insert(data, created=now)  # sub-second order among submitted jobs
+        job = self._insert(data, created=float(int(now)))  # the sequence orders jobs within a second
         delay = self.progress_seconds * rng.uniform(0.5, 1.5)
         heapq.heappush(self._pending, (now + delay, job.seq, job_id, outcome))
         return job_id
@@ -398,7 +458,7 @@ class JobStore:
             for key in ("UserData", "CreateTime", "ModifiedTime"):
                 if key in data:
                     data[key] = data.pop(key)
-            job.serialise()
+            job.serialise(data)
 
     @property
     def pending(self) -> int:
@@ -456,7 +516,7 @@ class JobStore:
         more = False
         if job_id is not None:
             job = self._jobs.get(job_id)
-            if job is not None and (status is None or job.data.get("Status") == status):
+            if job is not None and (status is None or job.status == status):
                 index = bisect.bisect_left(keys, job.key)
                 if lo <= index < hi:
                     items.append(job)
@@ -465,7 +525,7 @@ class JobStore:
             indices = range(hi - 1, lo - 1, -1) if descending else range(lo, hi)
             for index in indices:
                 job = by_key[keys[index]]
-                if status is not None and job.data.get("Status") != status:
+                if status is not None and job.status != status:
                     continue
                 if len(items) == page_size:
                     more = True
