@@ -1,0 +1,240 @@
+"""Benchmark: fetch_jobs against the official SDK, then against a QPS-limited emulator.
+
+Run: ``.venv/bin/python bench/bench_fetch.py [--n 5000] [--sdk-loop-sample 300] [--qps-n 3000]``
+
+Phase 1 starts the emulator in a subprocess with ``--latency-ms 10`` and fetches N job IDs:
+
+- ``fetch_jobs`` with its defaults (progress bar on, to stderr);
+- ``fetch_jobs(concurrency=16)``;
+- the official SDK (``alibabacloud_ice20201109``) calling GetPackageJob in a plain loop:
+  a sample of ``--sdk-loop-sample`` IDs is timed and extrapolated to N (printed as such);
+- the official SDK in a 16-thread pool (one shared SDK client).
+
+Each row shows wall time, jobs/s, CPU of this (the fetching) process per job from
+``time.process_time()`` (all threads), and the ratio to the latency bound N x 10 ms / 16.
+
+Phase 2 starts an emulator with ``--qps 150`` and no latency and runs ``fetch_jobs`` with
+its defaults: sustained jobs/s, throttled answers as a share of all requests, and whether
+every row equals the emulator's data (regenerated here from the same seed and anchor).
+Every run is bounded: the emulators are stopped at the end, whatever happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+import ice_widgets
+from ice_widgets._batch import DEFAULT_CONCURRENCY
+from ice_widgets._frames import build_frame
+from ice_widgets._models import PackageJob
+from ice_widgets.emulator import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, start_subprocess
+from ice_widgets.emulator._data import generate_jobs
+
+SEED = 1
+ANCHOR = 1_780_000_000.0  # a fixed anchor, so the data can be regenerated here
+
+
+def client_for(endpoint: str) -> ice_widgets.Client:
+    return ice_widgets.Client(
+        endpoint=endpoint, access_key_id=DEFAULT_ACCESS_KEY_ID, access_key_secret=DEFAULT_ACCESS_KEY_SECRET
+    )
+
+
+def sdk_client(endpoint: str) -> Any:
+    from alibabacloud_ice20201109.client import Client as IceClient
+    from alibabacloud_tea_openapi import models as open_api_models
+
+    scheme, host = endpoint.split("://", 1)
+    config = open_api_models.Config(
+        access_key_id=DEFAULT_ACCESS_KEY_ID,
+        access_key_secret=DEFAULT_ACCESS_KEY_SECRET,
+        endpoint=host,
+        protocol=scheme,
+        read_timeout=10_000,
+        connect_timeout=5_000,
+    )
+    return IceClient(config)
+
+
+def sdk_get(client: Any, job_id: str) -> str:
+    from alibabacloud_ice20201109 import models as ice_models
+
+    answer = client.get_package_job(ice_models.GetPackageJobRequest(job_id=job_id))
+    return str(answer.body.package_job.status)
+
+
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, from /proc (0.0 where there is none)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+SERVER_PID = 0
+SERVER_CPU: list[float] = []
+
+
+def measure(fn: Callable[[], Any]) -> tuple[float, float, Any]:
+    server0 = proc_cpu(SERVER_PID)
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    result = fn()
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    SERVER_CPU.append(proc_cpu(SERVER_PID) - server0)
+    return wall, cpu, result
+
+
+def row(name: str, n: int, wall: float, cpu: float, bound: float, note: str = "") -> str:
+    server = SERVER_CPU[-1] if SERVER_CPU else 0.0
+    return (
+        f"  {name:<34} {wall:7.2f} s {n / wall:7.0f} jobs/s {1000 * cpu / n:7.3f} ms CPU/job "
+        f"(emulator {1000 * server / n:5.3f}) {wall / bound:5.2f}x bound  {note}"
+    )
+
+
+def truth(ids: list[str], jobs: int) -> dict[str, dict[str, Any]]:
+    data = {job["JobId"]: job for job in generate_jobs(jobs, SEED, anchor=ANCHOR)}
+    return {i: data[i] for i in ids}
+
+
+def rows_correct(frame: pd.DataFrame, expected: dict[str, dict[str, Any]]) -> bool:
+    want = build_frame([PackageJob.from_api(expected[i]) for i in frame["job_id"]])
+    cols = [c for c in frame.columns if c != "elapsed"]
+    return bool(
+        frame[cols]
+        .astype({"status": object})
+        .reset_index(drop=True)
+        .equals(want[cols].astype({"status": object}))
+    )
+
+
+def phase_latency(n: int, sample: int) -> None:
+    latency = 10.0
+    bound = n * latency / 1000 / 16
+    global SERVER_PID
+    with start_subprocess(jobs=n, seed=SEED, anchor=ANCHOR, latency_ms=latency) as emu:
+        SERVER_PID = emu.process.pid
+        ids = [job["JobId"] for job in generate_jobs(n, SEED, anchor=ANCHOR)]
+        expected = truth(ids, n)
+        # warm up every path once (imports, first connections), untimed
+        with client_for(emu.endpoint) as client:
+            ice_widgets.fetch_jobs(ids[:50], client=client, progress=False)
+        sdk = sdk_client(emu.endpoint)
+        for job_id in ids[:5]:
+            sdk_get(sdk, job_id)
+
+        print(
+            f"phase 1: {n:,} IDs, emulator --latency-ms {latency:g} in a subprocess; "
+            f"latency bound N x {latency:g} ms / 16 = {bound:.2f} s"
+        )
+        results = {}
+        with client_for(emu.endpoint) as client:
+            wall, cpu, frame = measure(lambda: ice_widgets.fetch_jobs(ids, client=client))
+            ok = rows_correct(frame, expected)
+            results["defaults"] = (wall, cpu)
+            print(
+                row(
+                    f"fetch_jobs (defaults, c={DEFAULT_CONCURRENCY})",
+                    n,
+                    wall,
+                    cpu,
+                    bound,
+                    f"rows correct: {ok}",
+                ),
+                flush=True,
+            )
+        with client_for(emu.endpoint) as client:
+            wall, cpu, frame = measure(
+                lambda: ice_widgets.fetch_jobs(ids, client=client, concurrency=16, progress=False)
+            )
+            ok = rows_correct(frame, expected)
+            results["c16"] = (wall, cpu)
+            print(row("fetch_jobs(concurrency=16)", n, wall, cpu, bound, f"rows correct: {ok}"), flush=True)
+
+        part = ids[:sample]
+        wall, cpu, _ = measure(lambda: [sdk_get(sdk, i) for i in part])
+        wall_n, cpu_n = wall * n / sample, cpu * n / sample
+        SERVER_CPU[-1] *= n / sample
+        results["sdk_loop"] = (wall_n, cpu_n)
+        print(
+            row(
+                "official SDK, plain loop",
+                n,
+                wall_n,
+                cpu_n,
+                bound,
+                f"extrapolated from {sample} IDs timed ({wall:.2f} s)",
+            ),
+            flush=True,
+        )
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            list(pool.map(lambda i: sdk_get(sdk, i), ids[:64]))  # start the 16 threads
+            wall, cpu, statuses = measure(lambda: list(pool.map(lambda i: sdk_get(sdk, i), ids)))
+        ok = statuses == [expected[i]["Status"] for i in ids]
+        results["sdk_pool"] = (wall, cpu)
+        print(row("official SDK, 16-thread pool", n, wall, cpu, bound, f"statuses correct: {ok}"), flush=True)
+
+    d_wall, _ = results["defaults"]
+    c_wall, c_cpu = results["c16"]
+    l_wall, _ = results["sdk_loop"]
+    p_wall, p_cpu = results["sdk_pool"]
+    print("  targets:")
+    print(f"    defaults vs SDK loop          {l_wall / d_wall:6.1f}x faster   (target >= 10x)")
+    print(f"    c=16 vs SDK pool              {p_wall / c_wall:6.2f}x as fast  (target >= 1.0x)")
+    print(f"    c=16 CPU/job vs SDK pool      {c_cpu / p_cpu:6.2f}x          (target <= 1.0x)")
+    print(f"    c=16 vs latency bound         {c_wall / bound:6.2f}x          (target <= 1.3x)")
+    print(f"    defaults vs SDK pool          {p_wall / d_wall:6.2f}x as fast  (target >= 1.2x)")
+    print("  (CPU/job: this process, all threads; emulator: CPU of the emulator process per job)")
+
+
+def phase_qps(n: int, qps: float) -> None:
+    jobs = max(n, 1000)
+    with start_subprocess(jobs=jobs, seed=SEED, anchor=ANCHOR, qps=qps) as emu:
+        ids = [job["JobId"] for job in generate_jobs(jobs, SEED, anchor=ANCHOR)][:n]
+        expected = truth(ids, jobs)
+        with client_for(emu.endpoint) as client:
+            wall, cpu, frame = measure(lambda: ice_widgets.fetch_jobs(ids, client=client, progress=False))
+            stats = client.stats
+            ok = rows_correct(frame, expected) and bool(frame["error_code"].isna().all())
+            print(f"phase 2: {n:,} IDs, emulator --qps {qps:g}, no latency, fetch_jobs defaults")
+            print(
+                f"  sustained {n / wall:7.1f} jobs/s ({100 * n / wall / qps:5.1f}% of {qps:g}; target >= 85%), "
+                f"throttled {stats.throttled} of {stats.requests} requests "
+                f"({100 * stats.throttled / max(stats.requests, 1):4.1f}%; target < 10%), "
+                f"rows correct: {ok}; wall {wall:.1f} s, CPU/job {1000 * cpu / n:.3f} ms; {client.rate!r}"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=5000, help="IDs per run in phase 1 (default 5000)")
+    parser.add_argument("--sdk-loop-sample", type=int, default=300, help="IDs timed for the SDK loop")
+    parser.add_argument("--qps-n", type=int, default=3000, help="IDs in phase 2 (default 3000)")
+    parser.add_argument("--qps", type=float, default=150.0)
+    parser.add_argument("--skip-qps", action="store_true")
+    args = parser.parse_args()
+    print(
+        f"bench_fetch {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {platform.node()} {platform.machine()}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, ice_widgets {ice_widgets.__version__}; "
+        f"command: {' '.join([os.path.basename(sys.executable), *sys.argv])}"
+    )
+    phase_latency(args.n, min(args.sdk_loop_sample, args.n))
+    if not args.skip_qps:
+        phase_qps(args.qps_n, args.qps)
+
+
+if __name__ == "__main__":
+    main()
