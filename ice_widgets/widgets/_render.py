@@ -92,7 +92,7 @@ color:#fff;white-space:nowrap}
 .ice-error{border-left:4px solid #cf222e;background:rgba(207,34,46,.1);padding:4px 8px;margin:6px 0}
 .ice-error code{font-weight:700}
 .ice-kv,.ice-table{border-collapse:collapse;font-size:inherit;color:inherit}
-.ice-link{color:var(--jp-content-link-color,#2f81f7)}
+.ice-root a.ice-link{color:var(--jp-content-link-color,#2f81f7);text-decoration:underline}
 .ice-scroll{overflow-x:auto;max-width:100%}
 .ice-nowrap{white-space:nowrap}
 .ice-kv th{text-align:left;font-weight:600;padding:2px 12px 2px 0;vertical-align:top;white-space:nowrap}
