@@ -450,5 +450,48 @@ def test_fuzzed_requests_never_break_it(emu: Emulator) -> None:
     assert answered > 150
 
 
+def test_a_client_that_does_not_read_its_answers(emu: Emulator) -> None:
+    """3,000 pipelined requests sent without reading: back-pressure, others still served, all answered."""
+    import socket
+    import threading
+
+    count = 3000
+    ids = [emu.job_ids[i % len(emu.job_ids)] for i in range(count)]
+    data = b"".join(raw_request(emu, "GetPackageJob", {"JobId": job_id}) for job_id in ids)
+    host, port = emu.endpoint.split("://")[1].rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)), timeout=30)
+    sent: list[BaseException | None] = []
+
+    def send() -> None:
+        try:
+            sock.sendall(data)
+            sent.append(None)
+        except BaseException as exc:  # reported below
+            sent.append(exc)
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    try:
+        sender.join(1.0)  # it blocks once the server stops reading
+        url, headers = v3_request(emu, "GetPackageJob", {"JobId": emu.job_ids[7]})
+        with httpx.Client(timeout=10) as other:
+            assert other.post(url, headers=headers).status_code == 200
+        received = b""
+        while len(split_responses(received)) < count:
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                break
+            received += chunk
+        sender.join(30)
+    finally:
+        sock.close()
+    assert sent == [None]
+    responses = split_responses(received)
+    assert len(responses) == count
+    assert all(status == 200 for status, _, _ in responses)
+    assert [json.loads(body)["PackageJob"]["JobId"] for _, _, body in responses[:50]] == ids[:50]
+    assert json.loads(responses[-1][2])["PackageJob"]["JobId"] == ids[-1]
+
+
 def test_no_internal_errors_were_logged(emu: Emulator) -> None:
     assert emu.stats.codes.get("InternalError", 0) == 0

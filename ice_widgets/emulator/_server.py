@@ -93,6 +93,8 @@ MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 1024 * 1024
 #: Largest number of headers.
 MAX_HEADERS = 100
+#: Requests parsed but not yet answered on one connection before reading pauses.
+MAX_PIPELINED = 256
 #: Allowed clock difference for x-acs-date / Timestamp, and how long nonces are kept.
 SKEW_SECONDS = 15 * 60
 #: Most nonces remembered (oldest forgotten first beyond this).
@@ -711,6 +713,8 @@ class _Connection(asyncio.Protocol):
         self.queue: deque[tuple[_Request, bool]] = deque()
         self.busy = False
         self.closing = False
+        self.paused = False  # the transport's write buffer is full
+        self.reading = True
         self.error: _HttpError | None = None
         self.last_active = time.monotonic()
 
@@ -821,8 +825,29 @@ class _Connection(asyncio.Protocol):
 
     # -- answering ----------------------------------------------------------------------------
 
+    def pause_writing(self) -> None:
+        """The client is not reading its answers: stop reading its requests until it does."""
+        self.paused = True
+        self._update_reading()
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        self._pump()
+
+    def _update_reading(self) -> None:
+        """Read while answers flow and at most MAX_PIPELINED requests wait (back-pressure)."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        wanted = not self.paused and len(self.queue) <= MAX_PIPELINED
+        if wanted and not self.reading:
+            transport.resume_reading()
+        elif not wanted and self.reading:
+            transport.pause_reading()
+        self.reading = wanted
+
     def _pump(self) -> None:
-        while self.queue and not self.busy and not self.closing:
+        while self.queue and not self.busy and not self.closing and not self.paused:
             request, keep_alive = self.queue.popleft()
             answer = self.app.handle(request)
             answer.head_only = request.method == "HEAD"
@@ -834,6 +859,7 @@ class _Connection(asyncio.Protocol):
             self._send(answer, keep_alive)
         if self.error is not None and not self.queue and not self.busy and not self.closing:
             self._fail(self.error)
+        self._update_reading()
 
     def _deliver(self, answer: _Answer, keep_alive: bool) -> None:
         self.busy = False
