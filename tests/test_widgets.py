@@ -353,3 +353,34 @@ def test_df_ice_view_and_trimmed_frames(tmp_path: Path) -> None:
     assert view3.summary.p50 == view.summary.p50
     view3.sort_by("submit_time", ascending=False)
     assert view3.export()["submit_time"].dropna().is_monotonic_decreasing
+
+
+def test_card_refresh_button_in_a_running_loop_does_not_block(client: Any, emulator: Any) -> None:
+    """With a running loop (a kernel) the button schedules arefresh() instead of blocking."""
+    import asyncio
+
+    job_id = emulator.job_ids[0]
+    card = JobCard(PackageJob(job_id=job_id, status="Init"), client=client)
+
+    async def main() -> None:
+        task = card._refresh_clicked()
+        assert task is not None and not task.done()  # scheduled, the handler returned at once
+        assert card._refresh_clicked() is task  # a second click while it runs: the same task
+        job = await task
+        assert job.status == emulator.expected(job_id)["Status"]
+
+    asyncio.run(main())
+    assert card.job.status == emulator.expected(job_id)["Status"] and card.stale is None
+    assert "fetched" in card._note.value
+    card.close()
+
+
+def test_charts_both_timeline_modes() -> None:
+    from ice_widgets.widgets import _charts
+
+    small = build_frame(_records(30))
+    assert _charts.timeline(small)[:4] == b"\x89PNG"
+    assert _charts.timeline(small, max_bars=10)[:4] == b"\x89PNG"  # the aggregated path
+    assert _charts.duration_histogram(small["duration"])[:4] == b"\x89PNG"
+    empty = small.iloc[0:0]
+    assert _charts.timeline(empty) is None and _charts.duration_histogram(empty["duration"]) is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -95,6 +97,7 @@ class JobCard(widgets.VBox):
         self._error = error
         self._stale = stale
         self._fetched_at: datetime | None = None
+        self._pending: asyncio.Task[PackageJob] | None = None
         if isinstance(job_or_id, PackageJob):
             self._job = job_or_id
         elif isinstance(job_or_id, str):
@@ -116,7 +119,7 @@ class JobCard(widgets.VBox):
             tooltip="Fetch this job again",
             layout=widgets.Layout(width="auto"),
         )
-        self._refresh_button.on_click(lambda _button: self.refresh())
+        self._refresh_button.on_click(lambda _button: self._refresh_clicked())
         self._note = widgets.HTML()
         controls = widgets.HBox([self._id_text, self._refresh_button, self._note])
         super().__init__([self._html, controls])
@@ -185,11 +188,7 @@ class JobCard(widgets.VBox):
         try:
             job = self._get_client().get_package_job(self._job.job_id)
         except Exception as exc:  # shown in the card; a widget callback must not raise
-            error = _error_of(exc)
-            if self._job.status is None:  # never fetched: nothing to show but the error
-                self._error = error
-            else:  # keep the last good job, visibly stale
-                self._stale = f"{error[0]}: {error[1]}"
+            self._failed(_error_of(exc))
         else:
             self._job, self._error, self._stale = job, None, None
             self._fetched_at = datetime.now(UTC)
@@ -198,8 +197,61 @@ class JobCard(widgets.VBox):
         self._render()
         return self._job
 
+    def _refresh_clicked(self) -> asyncio.Task[PackageJob] | None:
+        """In a kernel (a running loop) refresh without blocking it; elsewhere refresh now."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.refresh()
+            return None
+        if self._pending is not None and not self._pending.done():
+            return self._pending
+        self._pending = loop.create_task(self.arefresh())
+        return self._pending
+
+    async def arefresh(self) -> PackageJob:
+        """:meth:`refresh` as a coroutine, with an AsyncClient for the same endpoint and key."""
+        if not self._job.job_id:
+            return self.refresh()
+        self._refresh_button.disabled = True
+        self._note.value = '<span class="ice-muted">refreshing…</span>'
+        client: Any = None
+        owned = False
+        try:
+            if self._client is not None and hasattr(self._client, "aclose"):
+                client = self._client
+            else:
+                from ice_widgets._client import AsyncClient
+
+                client = twin_client(self._client, asynchronous=True) if self._client else AsyncClient()
+                owned = True
+            job = await client.get_package_job(self._job.job_id)
+        except Exception as exc:  # shown in the card
+            self._note.value = ""
+            self._failed(_error_of(exc))
+        else:
+            self._job, self._error, self._stale = job, None, None
+            self._fetched_at = datetime.now(UTC)
+        finally:
+            self._refresh_button.disabled = False
+            if owned and client is not None:
+                with contextlib.suppress(Exception):
+                    await client.aclose()
+        self._render()
+        return self._job
+
+    def _failed(self, error: tuple[str, str]) -> None:
+        if self._job.status is None:  # never fetched: nothing to show but the error
+            self._error = error
+        else:  # keep the last good job, visibly stale
+            self._stale = f"{error[0]}: {error[1]}"
+
     def close(self) -> None:
         """Close the widget (and the client it made itself)."""
+        pending = getattr(self, "_pending", None)
+        if pending is not None and not pending.done():
+            with contextlib.suppress(RuntimeError):
+                pending.cancel()
         if self._owns_client and self._client is not None:
             try:
                 self._client.close()

@@ -46,7 +46,9 @@ SORT_CHOICES: tuple[tuple[str, str | None], ...] = (
     ("create time", "create_time"),
     ("modified time", "modified_time"),
     ("elapsed", "elapsed"),
+    ("user data", "user_data"),
     ("fetch error", "error_code"),
+    ("fetch error message", "error_message"),
 )
 
 _BUTTON_STYLE = {"success": "success", "fail": "danger", "running": "info", "error": "warning", "unknown": ""}
