@@ -200,6 +200,70 @@ def phase_latency(n: int, sample: int) -> None:
     print("  (CPU/job: this process, all threads; emulator: CPU of the emulator process per job)")
 
 
+def phase_models(n: int) -> None:
+    """The concurrency models fetch_jobs could use, at 16 requests in flight, same emulator."""
+    import asyncio
+    import threading
+
+    import httpx
+
+    from ice_widgets._batch import LeanTransport
+
+    latency = 10.0
+    bound = n * latency / 1000 / 16
+    global SERVER_PID
+    with start_subprocess(jobs=n, seed=SEED, anchor=ANCHOR, latency_ms=latency) as emu:
+        SERVER_PID = emu.process.pid
+        ids = [job["JobId"] for job in generate_jobs(n, SEED, anchor=ANCHOR)]
+        options = {
+            "endpoint": emu.endpoint,
+            "access_key_id": DEFAULT_ACCESS_KEY_ID,
+            "access_key_secret": DEFAULT_ACCESS_KEY_SECRET,
+        }
+
+        def threads() -> None:
+            with ice_widgets.Client(**options) as client:
+                client.get_package_job(ids[0])
+                todo = iter(ids)
+                lock = threading.Lock()
+
+                def work() -> None:
+                    while True:
+                        with lock:
+                            job_id = next(todo, None)
+                        if job_id is None:
+                            return
+                        client.get_package_job(job_id)
+
+                workers = [threading.Thread(target=work) for _ in range(16)]
+                for worker in workers:
+                    worker.start()
+                for worker in workers:
+                    worker.join()
+
+        def coroutines(transport: Callable[[], httpx.AsyncBaseTransport | None]) -> Callable[[], None]:
+            async def run() -> None:
+                async with ice_widgets.AsyncClient(transport=transport(), **options) as client:
+                    todo = iter(ids)
+
+                    async def work() -> None:
+                        for job_id in todo:
+                            await client.get_package_job(job_id)
+
+                    await asyncio.gather(*(work() for _ in range(16)))
+
+            return lambda: asyncio.run(run())
+
+        print(f"concurrency models: {n:,} GetPackageJob, 16 in flight, emulator --latency-ms {latency:g}")
+        for name, fn in (
+            ("httpx sync Client, 16 threads", threads),
+            ("httpx AsyncClient, 16 coroutines", coroutines(lambda: None)),
+            ("AsyncClient + LeanTransport (used)", coroutines(LeanTransport)),
+        ):
+            wall, cpu, _ = measure(fn)
+            print(row(name, n, wall, cpu, bound), flush=True)
+
+
 def phase_qps(n: int, qps: float) -> None:
     jobs = max(n, 1000)
     with start_subprocess(jobs=jobs, seed=SEED, anchor=ANCHOR, qps=qps) as emu:
@@ -225,12 +289,17 @@ def main() -> None:
     parser.add_argument("--qps-n", type=int, default=3000, help="IDs in phase 2 (default 3000)")
     parser.add_argument("--qps", type=float, default=150.0)
     parser.add_argument("--skip-qps", action="store_true")
+    parser.add_argument(
+        "--models", type=int, default=0, metavar="N", help="first compare the concurrency models on N IDs"
+    )
     args = parser.parse_args()
     print(
         f"bench_fetch {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {platform.node()} {platform.machine()}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}, ice_widgets {ice_widgets.__version__}; "
         f"command: {' '.join([os.path.basename(sys.executable), *sys.argv])}"
     )
+    if args.models:
+        phase_models(args.models)
     phase_latency(args.n, min(args.sdk_loop_sample, args.n))
     if not args.skip_qps:
         phase_qps(args.qps_n, args.qps)
