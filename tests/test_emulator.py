@@ -630,6 +630,17 @@ def test_mixed_faults_at_a_rate(restore_emulator: Emulator) -> None:
     assert {"transport", "Throttling.User", "ServiceUnavailable", "InternalError"} <= set(outcomes)
 
 
+def test_faults_are_deterministic_per_seed() -> None:
+    def sequence(seed: int) -> list[int]:
+        with Emulator(jobs=5, seed=seed, fault_rate=0.5, faults=["throttle", "503", "500"]) as emu:
+            return [v3(emu, "GetPackageJob", {"JobId": emu.job_ids[0]}).status_code for _ in range(40)]
+
+    first = sequence(11)
+    assert set(first) == {200, 400, 500, 503}
+    assert sequence(11) == first
+    assert sequence(12) != first
+
+
 def test_configure_refuses_unknown_faults(restore_emulator: Emulator) -> None:
     with pytest.raises(ValueError, match="unknown fault"):
         restore_emulator.configure(faults=["meteor"])
@@ -641,10 +652,10 @@ def test_configure_refuses_unknown_faults(restore_emulator: Emulator) -> None:
 
 
 def test_qps_limit_throttles_with_retry_after(restore_emulator: Emulator) -> None:
-    restore_emulator.configure(qps=5)
+    restore_emulator.configure(qps=1)
     before = restore_emulator.stats.throttled
     throttled = []
-    for _ in range(30):
+    for _ in range(15):
         response = v3(restore_emulator, "GetPackageJob", {"JobId": restore_emulator.job_ids[0]})
         if response.status_code != 200:
             assert error_code(response) == "Throttling.User"
@@ -749,6 +760,21 @@ def test_cli_prints_one_endpoint_line_and_stops_on_signal(command: list[str], si
     assert proc.returncode == 0
     assert out == ""  # nothing but the one line on stdout
     assert DEFAULT_ACCESS_KEY_SECRET not in err
+
+
+def test_cli_help_and_missing_command(capsys: pytest.CaptureFixture[str]) -> None:
+    from ice_widgets.cli import main
+
+    for argv in (["--help"], ["emulator", "--help"], ["demo", "--help"]):
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert "--fault-rate" in out and "--qps" in out and "emulator" in out and "demo" in out
+    assert DEFAULT_ACCESS_KEY_SECRET not in out
+    with pytest.raises(SystemExit) as exited:
+        main([])
+    assert exited.value.code == 2
 
 
 def test_cli_refuses_a_non_loopback_host() -> None:

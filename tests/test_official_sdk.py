@@ -249,12 +249,12 @@ def test_throttling_reaches_the_sdk_with_retry_after(restore_emulator: Emulator)
     client = sdk(restore_emulator)
     request = ice_models.GetPackageJobRequest(job_id=restore_emulator.job_ids[0])
     errors = []
-    for _ in range(5):
+    for _ in range(8):
         try:
             client.get_package_job(request)
         except sdk_exceptions.ThrottlingException as exc:
             errors.append(exc)
-    assert errors, "five calls at once must exceed 1 QPS"
+    assert errors, "eight calls at once must exceed 1 QPS"
     assert all(e.code == "Throttling.User" and e.retry_after and e.retry_after > 0 for e in errors)
 
 
