@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html.parser
 import json
 import math
@@ -364,15 +365,40 @@ class InFlight:
 
 @pytest.mark.slow
 def test_fifty_thousand_ids_stay_within_the_concurrency_cap() -> None:
+    """50,000 IDs: requests in flight (at the server) and asyncio tasks (on the caller's
+    loop, for afetch_jobs) both stay bounded by the cap, not by the number of IDs."""
     cap = 8
     with Emulator(jobs=1000, seed=41, latency_ms=2) as emu:
         ids = [f"{i:032x}" for i in range(50_000 - 1000)] + emu.job_ids
-        with _client(emu) as client, InFlight(emu) as counter:
-            frame = ice_widgets.fetch_jobs(ids, client=client, concurrency=cap, progress=False)
+        tasks_max = 0
+
+        async def run() -> pd.DataFrame:
+            nonlocal tasks_max
+            done = asyncio.Event()
+
+            async def sample() -> None:
+                nonlocal tasks_max
+                while not done.is_set():
+                    tasks_max = max(tasks_max, len(asyncio.all_tasks()))
+                    await asyncio.sleep(0.02)
+
+            sampler = asyncio.create_task(sample())
+            try:
+                with _client(emu) as client:
+                    return await ice_widgets.afetch_jobs(ids, client=client, concurrency=cap, progress=False)
+            finally:
+                done.set()
+                await sampler
+
+        with InFlight(emu) as counter:
+            frame = asyncio.run(run())
         assert counter.samples >= 50_000
         assert 1 < counter.max <= cap, f"{counter.max} requests in flight with concurrency={cap}"
+        # The main task, the sampler and the workers: never one per ID.
+        assert tasks_max <= cap + 4, f"{tasks_max} asyncio tasks at once for 50,000 IDs"
         assert len(frame) == 50_000
         assert frame["error_code"].isna().sum() == 1000
+        print(f"50,000 IDs: at most {counter.max} requests in flight, {tasks_max} tasks (cap {cap})")
 
 
 # --------------------------------------------------------------------------- emulator round trip
@@ -395,8 +421,10 @@ def test_injection_round_trip_through_the_emulator(emu: Emulator, benign_tags: s
     # The payloads arrive byte for byte (as the wire carries them): nothing is "cleaned" away.
     for row in frame.itertuples():
         truth = _json_normal(emu.expected(row.job_id))
-        assert row.name == (truth["Name"] if truth["Name"].strip() else None) or row.name == truth["Name"]
-        assert row.message == truth["Message"] or not truth["Message"].strip()
+        for column, field in (("name", "Name"), ("message", "Message"), ("code", "Code")):
+            shown = getattr(row, column)
+            shown = None if shown is pd.NA else shown
+            assert shown == (truth[field] if truth[field].strip() else None), (column, truth[field][:80])
     view = JobsView(frame, page_size=10)
     try:
         for page in range(view.page_count):
