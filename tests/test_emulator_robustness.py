@@ -60,13 +60,15 @@ def emu() -> Iterator[Emulator]:
 
 @pytest.fixture(autouse=True)
 def still_serving(emu: Emulator) -> Iterator[None]:
-    """After every test: a valid request on a new connection is answered correctly."""
+    """After every test: a valid request on a new connection is answered correctly, and no
+    request so far has hit the server's last-resort error handler."""
     yield
     url, headers = v3_request(emu, "GetPackageJob", {"JobId": emu.job_ids[0]})
     with httpx.Client(timeout=10) as fresh:
         response = fresh.post(url, headers=headers)
     assert response.status_code == 200
     assert response.json()["PackageJob"]["JobId"] == emu.job_ids[0]
+    assert emu.stats.internal_errors == 0
 
 
 def parse_single(data: bytes) -> tuple[int, dict[str, str], dict[str, object]]:
@@ -494,4 +496,5 @@ def test_a_client_that_does_not_read_its_answers(emu: Emulator) -> None:
 
 
 def test_no_internal_errors_were_logged(emu: Emulator) -> None:
+    assert emu.stats.internal_errors == 0
     assert emu.stats.codes.get("InternalError", 0) == 0

@@ -222,6 +222,7 @@ class Stats:
     signatures: Counter[str] = field(default_factory=Counter)
     throttled: int = 0
     submitted: int = 0
+    internal_errors: int = 0  # bugs caught by the last-resort handler (should stay 0)
 
     @property
     def faults_injected(self) -> int:
@@ -241,6 +242,7 @@ class Stats:
             "signatures": dict(self.signatures),
             "throttled": self.throttled,
             "submitted": self.submitted,
+            "internal_errors": self.internal_errors,
         }
 
 
@@ -376,6 +378,7 @@ class _App:
             except ApiError as err:
                 answer = self.error(err)
             except Exception as exc:  # a bug must not take the server down
+                self.stats.internal_errors += 1
                 print(f"ice emulator: internal error: {exc!r}", file=sys.stderr, flush=True)
                 answer = self.error(_api_error(500, "InternalError"))
         if settings.latency_ms:
@@ -748,6 +751,7 @@ class _Connection(asyncio.Protocol):
             self.error = err
             self.buffer.clear()
         except Exception as exc:  # never let a parsing bug kill the connection silently
+            self.app.stats.internal_errors += 1
             print(f"ice emulator: cannot parse a request: {exc!r}", file=sys.stderr, flush=True)
             self.error = _HttpError(400, "BadRequest", "The request could not be parsed.")
             self.buffer.clear()
