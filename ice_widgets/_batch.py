@@ -566,6 +566,7 @@ def run_sync(
     loop = asyncio.new_event_loop()
     box: dict[str, Any] = {}
     started = threading.Event()
+    finished = threading.Event()
 
     def target() -> None:
         asyncio.set_event_loop(loop)
@@ -585,17 +586,24 @@ def run_sync(
             finally:
                 asyncio.set_event_loop(None)
                 loop.close()
+                finished.set()
 
     thread = threading.Thread(target=target, name=name, daemon=True)
     thread.start()
+    # Wait on an Event, not in Thread.join: a KeyboardInterrupt inside join() makes Python
+    # 3.11 mark the still-running thread as stopped (bpo-45274), after which it cannot be
+    # joined any more.
     try:
-        while thread.is_alive():
-            thread.join(interval)
+        while not finished.wait(interval):
             if tick is not None:
                 tick()
+        if tick is not None:
+            tick()
     except KeyboardInterrupt:
-        _interrupt(loop, box, started, thread)
+        _interrupt(loop, box, started, finished)
+        thread.join(1.0)
         raise
+    thread.join()
     if "error" in box:
         error = box.pop("error")
         raise error
@@ -615,12 +623,12 @@ def _interrupt(
     loop: asyncio.AbstractEventLoop,
     box: dict[str, Any],
     started: threading.Event,
-    thread: threading.Thread,
+    finished: threading.Event,
 ) -> None:
-    """Cancel the batch and wait (up to 10 s, even through more Ctrl-C) for its thread."""
+    """Cancel the batch and wait (up to 10 s, even through more Ctrl-C) until its loop closed."""
     deadline = time.monotonic() + 10.0
     requested = False
-    while thread.is_alive() and time.monotonic() < deadline:
+    while not finished.is_set() and time.monotonic() < deadline:
         try:
             if not requested and started.is_set():
                 task = box.get("task")
@@ -628,8 +636,8 @@ def _interrupt(
                     with contextlib.suppress(RuntimeError):  # the loop has just closed
                         loop.call_soon_threadsafe(task.cancel)
                 requested = True
-            thread.join(0.05)
+            finished.wait(0.05)
         except KeyboardInterrupt:
             continue
-    if thread.is_alive():  # pragma: no cover - a request that ignores cancellation
+    if not finished.is_set():  # pragma: no cover - a request that ignores cancellation
         logger.warning("ice_widgets: the batch thread did not stop within 10 s")
