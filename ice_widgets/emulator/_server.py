@@ -217,9 +217,11 @@ class Stats:
     requests: int = 0
     responses: Counter[int] = field(default_factory=Counter)
     codes: Counter[str] = field(default_factory=Counter)
-    actions: Counter[str] = field(default_factory=Counter)
-    faults: Counter[str] = field(default_factory=Counter)
-    signatures: Counter[str] = field(default_factory=Counter)
+    # keys known in advance are present from the start (at 0), so that another thread
+    # iterating over these counters never sees them change size
+    actions: Counter[str] = field(default_factory=lambda: Counter(dict.fromkeys(ACTIONS, 0)))
+    faults: Counter[str] = field(default_factory=lambda: Counter(dict.fromkeys(FAULT_KINDS, 0)))
+    signatures: Counter[str] = field(default_factory=lambda: Counter({"ACS3-HMAC-SHA256": 0, "HMAC-SHA1": 0}))
     throttled: int = 0
     submitted: int = 0
     internal_errors: int = 0  # bugs caught by the last-resort handler (should stay 0)
