@@ -166,6 +166,37 @@ def test_list_filters_through_the_sdk(emulator: Emulator) -> None:
     assert [item.job_id for item in body.package_job_list.package_jobs] == [target]
 
 
+def test_time_window_through_the_sdk(emulator: Emulator) -> None:
+    ids = emulator.job_ids
+    start = str(emulator.expected(ids[100])["CreateTime"]).strip()
+    end = str(emulator.expected(ids[150])["CreateTime"]).strip()
+    body = (
+        sdk(emulator)
+        .list_package_jobs(
+            ice_models.ListPackageJobsRequest(
+                start_of_create_time=start, end_of_create_time=end, order_by="CreateTimeAsc", page_size=100
+            )
+        )
+        .body
+    )
+    got = [item.job_id for item in body.package_job_list.package_jobs]
+    assert got[0] == ids[100] and got[-1] == ids[150] and len(got) == 51
+    assert not body.package_job_list.next_page_token
+
+
+def test_sdk_async_calls(emulator: Emulator) -> None:
+    import asyncio
+
+    client = sdk(emulator)
+
+    async def main() -> list[str]:
+        requests = [ice_models.GetPackageJobRequest(job_id=j) for j in emulator.job_ids[:20]]
+        responses = await asyncio.gather(*(client.get_package_job_async(r) for r in requests))
+        return [r.body.package_job.job_id for r in responses]
+
+    assert asyncio.run(main()) == emulator.job_ids[:20]
+
+
 def test_submit_package_job_through_the_sdk(emulator: Emulator, algorithm: str | None) -> None:
     client = sdk(emulator, algorithm=algorithm)
     request = ice_models.SubmitPackageJobRequest(
