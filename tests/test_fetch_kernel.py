@@ -72,3 +72,47 @@ def test_fetch_jobs_in_a_real_kernel(tmp_path: Path) -> None:
         assert "SUMMARY 122" in text_of(cell_with(done, "list_jobs"))
         assert "THREADS 0" in text_of(cell_with(done, "THREADS"))
         assert emu.access_key_secret not in json.dumps(done)
+
+
+def test_the_stop_button_interrupts_fetch_jobs_in_a_kernel(tmp_path: Path) -> None:
+    """nbclient interrupts the kernel (SIGINT, as the stop button does) when a cell runs too long."""
+    from nbclient import NotebookClient
+
+    with Emulator(jobs=100, seed=4, latency_ms=5000) as emu:
+        (tmp_path / "ids.json").write_text(json.dumps(emu.job_ids))
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [
+            nbformat.v4.new_code_cell(
+                "import json, threading, time, ice_widgets\n"
+                "ids = json.load(open('ids.json'))\n"
+                "threads_before = threading.active_count()"
+            ),
+            # 100 jobs, 4 at a time, 5 s each: over 2 minutes unless interrupted
+            nbformat.v4.new_code_cell("df = ice_widgets.fetch_jobs(ids, concurrency=4)"),
+            nbformat.v4.new_code_cell(
+                "time.sleep(0.2)\n"
+                "names = [t.name for t in threading.enumerate()]\n"
+                "print('THREADS', threading.active_count() - threads_before, names)\n"
+                "print('DEFINED', 'df' in globals())"
+            ),
+        ]
+        env = kernel_env(emu.endpoint, emu.access_key_id, emu.access_key_secret, tmp_path / "home")
+        client = NotebookClient(
+            nb,
+            timeout=8,
+            interrupt_on_timeout=True,
+            allow_errors=True,
+            kernel_name="python3",
+            startup_timeout=120,
+            resources={"metadata": {"path": str(tmp_path)}},
+        )
+        client.execute(env=env, cwd=str(tmp_path))
+        requests_after = emu.stats.requests
+
+        fetch_cell = nb.cells[1]
+        errors = [o for o in fetch_cell.outputs if o.get("output_type") == "error"]
+        assert errors and errors[0]["ename"] == "KeyboardInterrupt"
+        last = text_of(nb.cells[2])
+        assert "THREADS 0" in last, last
+        assert "DEFINED False" in last
+        assert requests_after < 100  # it did not run to the end
