@@ -218,7 +218,12 @@ def test_in_a_real_kernel_the_poller_runs_on_the_kernel_loop(tmp_path: Any) -> N
         nbformat.write(nb, path)
         env = kernel_env(emu.endpoint, emu.access_key_id, emu.access_key_secret, Path(tmp_path) / "home")
         done = execute(path, env, timeout=120)
-    texts = ["".join(o.get("text", "") for o in cell.get("outputs", [])).strip() for cell in done.cells]
+    texts = [
+        "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("name") == "stdout").strip()
+        for cell in done.cells
+    ]
+    errors = [o for cell in done.cells for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    assert errors == []
     assert texts[2] == "running True True"
     assert texts[3] == "cell ran while watching"
     assert texts[4] == "finished True True {'Success': 3}"
