@@ -226,3 +226,47 @@ def test_widgets_state_with_every_payload() -> None:
 def test_escaping_is_html_escape_with_quotes() -> None:
     payload = "\"'<>&"
     assert r.esc(payload) == html.escape(payload, quote=True)
+
+
+def test_hostile_jobs_from_the_emulator_through_live_widgets() -> None:
+    """End to end: hostile jobs served over HTTP, fetched, viewed, watched and carded."""
+    import asyncio
+
+    from ice_widgets import AsyncClient, Client
+    from ice_widgets.emulator import Emulator
+    from ice_widgets.widgets._watch import WatchView
+
+    with Emulator(jobs=5, seed=11, port=0, hostile=len(INJECTION_PAYLOADS)) as emu:
+        options = {
+            "endpoint": emu.endpoint,
+            "access_key_id": emu.access_key_id,
+            "access_key_secret": emu.access_key_secret,
+        }
+        ids = emu.hostile_ids
+        assert len(ids) == len(INJECTION_PAYLOADS)
+        with Client(**options) as client:
+            view = JobsView(ids, client=client)
+            assert view.frame["error_code"].isna().all()
+            for page in range(view.page_count):
+                view.go_to_page(page)
+                _check_widget_state(view)
+            check(view.to_html())
+            card = JobCard(ids[1], client=client)
+            _check_widget_state(card)
+            check(card.to_html())
+            card.close()
+            view.close()
+
+        async def watched() -> WatchView:
+            aclient = AsyncClient(**options)
+            watching = WatchView(ids, client=aclient)
+            await watching.poll_once()
+            await aclient.aclose()
+            return watching
+
+        watching = asyncio.run(watched())
+        _check_widget_state(watching)
+        bundle = watching._repr_mimebundle_()
+        check(bundle["text/html"])
+        assert emu.access_key_secret not in repr(bundle)
+        watching.close()
