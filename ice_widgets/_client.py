@@ -50,8 +50,13 @@ MediaSpec = str | tuple[str, str] | Mapping[str, Any]
 def _transport_error(exc: Exception, action: str) -> TransportError:
     """Map an httpx exception to ours (the httpx one, which holds the request, is dropped)."""
     detail = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
+        # The request never left: safe to send again even when the action is not idempotent.
+        return RequestTimeoutError(f"{type(exc).__name__}: {detail}", code="ConnectTimeout", action=action)
     if isinstance(exc, httpx.TimeoutException):
         return RequestTimeoutError(f"{type(exc).__name__}: {detail}", code="Timeout", action=action)
+    if isinstance(exc, httpx.ConnectError):
+        return TransportError(f"{type(exc).__name__}: {detail}", code="ConnectError", action=action)
     if isinstance(exc, (httpx.RemoteProtocolError, httpx.DecodingError)):
         return InvalidResponseError(
             f"{type(exc).__name__}: {detail}", code="IncompleteResponse", action=action
@@ -248,6 +253,7 @@ class _BaseClient:
             rate=self.rate,
             stats=self.stats,
             max_retries=self.max_retries,
+            idempotent=action != "SubmitPackageJob",
             credentials_source=self._credentials.source,
         )
 

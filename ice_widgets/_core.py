@@ -567,9 +567,24 @@ def format_time(value: datetime | str) -> str:
 # --------------------------------------------------------------------------- retries
 
 
-def is_retryable(error: IceError) -> bool:
-    """Whether an error may succeed when sent again (ignoring the attempt budget)."""
-    if isinstance(error, (ThrottlingError, ServerError)):
+#: Failures after which the request surely did not reach the API: a non-idempotent action
+#: (SubmitPackageJob) may be sent again only after one of these.
+_NOT_SENT = frozenset({"ConnectError", "ConnectTimeout", "ServiceUnavailable", "SignatureNonceUsed"})
+
+
+def is_retryable(error: IceError, *, idempotent: bool = True) -> bool:
+    """Whether an error may succeed when sent again (ignoring the attempt budget).
+
+    For a non-idempotent action (``idempotent=False``: SubmitPackageJob creates a job each
+    time it is processed) only failures that prove the request was not processed count:
+    throttling, a connection that never opened, ServiceUnavailable, SignatureNonceUsed. A read timeout, a
+    dropped connection, a truncated body or an InternalError might hide a created job.
+    """
+    if isinstance(error, ThrottlingError):
+        return True
+    if not idempotent:
+        return error.code in _NOT_SENT
+    if isinstance(error, ServerError):
         return True
     if isinstance(error, TransportError):
         return error.code not in _NOT_RETRIED_TRANSPORT
@@ -577,15 +592,21 @@ def is_retryable(error: IceError) -> bool:
 
 
 def should_retry(
-    error: IceError, attempt: int, max_retries: int = DEFAULT_MAX_RETRIES, *, nonce_retried: bool = False
+    error: IceError,
+    attempt: int,
+    max_retries: int = DEFAULT_MAX_RETRIES,
+    *,
+    nonce_retried: bool = False,
+    idempotent: bool = True,
 ) -> bool:
     """Whether to send again after ``error`` ended attempt number ``attempt`` (1-based).
 
     Throttling, server errors and transport failures (connection, timeout, bad body) are
     retried up to ``max_retries`` times; ``SignatureNonceUsed`` once; everything else
-    (authentication, permission, parameters, not found) never.
+    (authentication, permission, parameters, not found) never. See :func:`is_retryable`
+    for non-idempotent actions.
     """
-    if attempt > max_retries or not is_retryable(error):
+    if attempt > max_retries or not is_retryable(error, idempotent=idempotent):
         return False
     return not (error.code == "SignatureNonceUsed" and nonce_retried)
 
@@ -866,6 +887,7 @@ class ClientStats:
     throttled: int = 0
     errors: int = 0
     by_code: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         """The counters as a plain dict."""
@@ -905,6 +927,7 @@ class Call(Generic[T]):
         "attempt",
         "builder",
         "credentials_source",
+        "idempotent",
         "max_retries",
         "nonce_retried",
         "params",
@@ -923,6 +946,7 @@ class Call(Generic[T]):
         rate: AdaptiveRate,
         stats: ClientStats,
         max_retries: int,
+        idempotent: bool = True,
         credentials_source: str | None = None,
         rng: Callable[[], float] = random.random,
     ) -> None:
@@ -933,6 +957,7 @@ class Call(Generic[T]):
         self.rate = rate
         self.stats = stats
         self.max_retries = max_retries
+        self.idempotent = idempotent
         self.credentials_source = credentials_source
         self.attempt = 0
         self.nonce_retried = False
@@ -947,7 +972,9 @@ class Call(Generic[T]):
     def request(self, credential: Credential, now: float) -> PreparedRequest:
         """A freshly signed request (new nonce and date) for the next attempt."""
         self.attempt += 1
-        self.stats.requests += 1
+        stats = self.stats
+        with stats.lock:
+            stats.requests += 1
         return self.builder.build(self.action, self.params, credential)
 
     def answered(
@@ -968,21 +995,32 @@ class Call(Generic[T]):
         """Handle a failed attempt: return the delay before retrying, or raise ``error``."""
         stats = self.stats
         code = error.code or type(error).__name__
-        stats.by_code[code] = stats.by_code.get(code, 0) + 1
         if isinstance(error, ThrottlingError):
-            stats.throttled += 1
             self.rate.on_throttle(now, self.acquired_at)
         elif isinstance(error, ApiError):
             self.rate.on_success(now, self.acquired_at)  # the server accepted the request rate
-        if not should_retry(error, self.attempt, self.max_retries, nonce_retried=self.nonce_retried):
-            stats.errors += 1
-            if self.attempt > 1 and is_retryable(error):
+        retry = should_retry(
+            error,
+            self.attempt,
+            self.max_retries,
+            nonce_retried=self.nonce_retried,
+            idempotent=self.idempotent,
+        )
+        with stats.lock:
+            stats.by_code[code] = stats.by_code.get(code, 0) + 1
+            if isinstance(error, ThrottlingError):
+                stats.throttled += 1
+            if retry:
+                stats.retries += 1
+            else:
+                stats.errors += 1
+        if not retry:
+            if self.attempt > 1 and is_retryable(error, idempotent=self.idempotent):
                 error.message = f"{error.message} (gave up after {self.attempt} attempts)"
                 error.args = (error.message,)
             raise error
         if error.code == "SignatureNonceUsed":
             self.nonce_retried = True
-        stats.retries += 1
         delay = retry_delay(self.attempt, error.retry_after, self._rng)
         logger.debug(
             "ice_widgets: %s attempt %d failed with %s; retrying in %.2f s",

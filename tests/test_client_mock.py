@@ -25,6 +25,7 @@ from ice_widgets import (
     AuthenticationError,
     Client,
     ClockSkewError,
+    IceError,
     InvalidParameterError,
     InvalidResponseError,
     NotFoundError,
@@ -691,3 +692,36 @@ def test_async_concurrent_calls_share_the_rate() -> None:
         assert client.rate.rate is not None and client.rate.throttles == client.stats.throttled
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    ("reply", "retried"),
+    [
+        (error(400, "Throttling.User"), True),
+        (error(503, "ServiceUnavailable"), True),
+        (httpx.ConnectError("refused"), True),
+        (httpx.ConnectTimeout("timed out"), True),
+        (error(500, "InternalError"), False),
+        (httpx.ReadTimeout("timed out"), False),
+        (httpx.ReadError("reset"), False),
+        (httpx.RemoteProtocolError("peer closed connection"), False),
+        (httpx.Response(200, content=b'{"RequestId": "R", "Jo'), False),
+    ],
+)
+def test_submit_is_retried_only_when_the_job_surely_was_not_created(reply: Any, retried: bool) -> None:
+    """SubmitPackageJob is not idempotent: an ambiguous failure must not create a second job."""
+    created = httpx.Response(200, json={"RequestId": "R", "JobId": "new-job"})
+    server = MockIce(reply, created)
+    with make_client(server) as client:
+        if retried:
+            assert client.submit_package_job("media-id", "oss://b/o.m3u8") == "new-job"
+            assert len(server.requests) == 2
+        else:
+            with pytest.raises(IceError):
+                client.submit_package_job("media-id", "oss://b/o.m3u8")
+            assert len(server.requests) == 1
+    # the same failures are retried for reads
+    server = MockIce(reply, echo_ok)
+    with make_client(server) as client:
+        assert client.get_package_job(JOB).job_id == JOB
+        assert len(server.requests) == 2
