@@ -384,3 +384,18 @@ def test_charts_both_timeline_modes() -> None:
     assert _charts.duration_histogram(small["duration"])[:4] == b"\x89PNG"
     empty = small.iloc[0:0]
     assert _charts.timeline(empty) is None and _charts.duration_histogram(empty["duration"]) is None
+
+
+def test_view_set_frame_relabels_status_buttons_without_new_widgets() -> None:
+    view = _view()
+    before = list(view._status_box.children)
+    frame = view.frame.copy()
+    frame["status"] = frame["status"].where(frame["job_id"] != "job002", "Success")
+    view.set_frame(frame)
+    after = list(view._status_box.children)
+    assert after == before  # the same button widgets
+    assert [b.description for b in after][1:3] == ["Init (running) 19", "Success 21"]
+    frame["status"] = frame["status"].where(frame["status"] != "Fail", "Success")
+    view.set_frame(frame)  # no Fail any more: the buttons are rebuilt
+    assert "Fail" not in [b.description.split()[0] for b in view._status_box.children]
+    assert all(b.comm is None for b in before)

@@ -375,26 +375,31 @@ class JobsView(widgets.VBox):
 
     def _refresh_summary(self) -> None:
         summary = self._summary
-        buttons = []
-        all_button = widgets.Button(description=f"All {summary.total:,}", layout=widgets.Layout(width="auto"))
-        all_button._ice_status = None
-        buttons.append(all_button)
+        wanted: list[tuple[str | None, str, str]] = [(None, f"All {summary.total:,}", "")]
         for status, n in summary.counts.items():
             kind = "error" if status == _render.ERROR_KEY else _render.status_kind(status)
             label = "fetch error" if status == _render.ERROR_KEY else _render.status_text(status)
-            button = widgets.Button(
-                description=f"{label} {n:,}",
-                button_style=_BUTTON_STYLE[kind],
-                tooltip=f"show only {label}",
-                layout=widgets.Layout(width="auto"),
-            )
-            button._ice_status = status
-            buttons.append(button)
-        for button in buttons:
-            button.on_click(self._on_status_button)
-        for old in self._status_box.children:
-            old.close()
-        self._status_box.children = buttons
+            wanted.append((status, f"{label} {n:,}", _BUTTON_STYLE[kind]))
+        current = list(self._status_box.children)
+        if [getattr(b, "_ice_status", None) for b in current] == [w[0] for w in wanted]:
+            for button, (_, description, _) in zip(current, wanted):  # same statuses: relabel only
+                if button.description != description:
+                    button.description = description
+        else:
+            buttons = []
+            for key, description, style in wanted:
+                button = widgets.Button(
+                    description=description,
+                    button_style=style,
+                    tooltip="show every job" if key is None else f"show only {description.rsplit(' ', 1)[0]}",
+                    layout=widgets.Layout(width="auto"),
+                )
+                button._ice_status = key
+                button.on_click(self._on_status_button)
+                buttons.append(button)
+            self._status_box.children = buttons
+            for old in current:
+                old.close()
         rate = "—" if summary.success_rate is None else f"{summary.success_rate:.1%}"
         self._stats_html.value = (
             f'<span class="ice-root">success rate <strong>{rate}</strong> · duration p50 '
