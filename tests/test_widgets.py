@@ -310,6 +310,11 @@ def test_view_from_ids_fetches_with_the_client(client: Any, emulator: Any) -> No
     assert view.summary.counts.get("error") == 1  # the missing job is a row with its error
     assert client.stats.requests >= 4
     view.close()
+    series = pd.Series([emulator.job_ids[0], None, float("nan"), " "])  # as read from a CSV
+    view = JobsView(series, client=client)
+    assert len(view.frame) >= 2 and view.frame["status"].iloc[0] == emulator.expected(series[0])["Status"]
+    assert view.summary.counts.get("error", 0) >= 1  # unusable IDs are rows with their error
+    view.close()
 
 
 def test_view_set_frame_keeps_filters_and_marks_stale() -> None:

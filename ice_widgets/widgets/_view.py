@@ -60,16 +60,18 @@ def records_to_frame(records: Iterable[Any], *, client: Any = None) -> pd.DataFr
     IDs go through :func:`ice_widgets.fetch_jobs` (bounded, adaptive, with progress);
     records already fetched are put before them.
     """
-    from ice_widgets._frames import build_frame, fetch_jobs
+    from ice_widgets._frames import JobError, build_frame, fetch_jobs
 
     items = list(records)
-    ids = [x for x in items if isinstance(x, str)]
-    others = [x for x in items if not isinstance(x, str)]
+    # PackageJob and JobError records are kept; everything else is an ID for fetch_jobs,
+    # which turns missing and unusable ones (None, NaN, "") into rows with their error.
+    done = [x for x in items if isinstance(x, (PackageJob, JobError))]
+    ids = [x for x in items if not isinstance(x, (PackageJob, JobError))]
     if not ids:
-        return build_frame(others)
+        return build_frame(done)
     frame = fetch_jobs(ids, client=client)
-    if others:
-        frame = pd.concat([build_frame(others), frame], ignore_index=True)
+    if done:
+        frame = pd.concat([build_frame(done), frame], ignore_index=True)
     return frame
 
 
