@@ -158,7 +158,11 @@ def _list_params(
         raise InvalidParameterError(
             f"order_by must be 'CreateTimeDesc' or 'CreateTimeAsc', not {order_by!r}", code="InvalidParameter"
         )
-    params = {"OrderBy": order_by, "PageSize": str(max(1, min(100, int(page_size))))}
+    if isinstance(page_size, bool) or not isinstance(page_size, int):
+        raise InvalidParameterError(
+            f"page_size must be an integer, not {page_size!r}", code="InvalidParameter"
+        )
+    params = {"OrderBy": order_by, "PageSize": str(max(1, min(100, page_size)))}
     if status:
         params["Status"] = status
     if start is not None:
@@ -531,7 +535,7 @@ class AsyncClient(_BaseClient):
             wait = call.wait(clock())
             if wait > 0:
                 await self._sleep(wait)
-            prepared = call.request(credentials.get(), clock())
+            prepared = call.request(await credentials.aget(), clock())
             try:
                 status, headers, body = await self._send(prepared)
             except IceError as error:

@@ -101,6 +101,10 @@ class CredentialsProvider:
         """Return the credential to sign the next request with."""
         raise NotImplementedError
 
+    async def aget(self) -> Credential:
+        """:meth:`get` for event loops (only providers that may do I/O override it)."""
+        return self.get()
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(source={self.source!r})"
 
@@ -158,6 +162,43 @@ class ObjectCredentialsProvider(CredentialsProvider):
             self._cached = credential
             self._expires = now + self._ttl
             return credential
+
+    async def aget(self) -> Credential:
+        """Like :meth:`get`, but a refresh uses the object's ``get_credential_async`` if it has one.
+
+        A RAM-role refresh does network I/O; the event loop must not wait on it.
+        """
+        cached = self._cached
+        if cached is not None and time.monotonic() < self._expires:
+            return cached
+        getter = getattr(self._obj, "get_credential_async", None)
+        if getter is None:
+            return self.get()
+        try:
+            model = await getter()
+        except CredentialsError:
+            raise
+        except Exception as exc:
+            raise CredentialsError(
+                f"the credentials object failed to give a credential: {type(exc).__name__}",
+                code="CredentialsProviderFailed",
+            ) from None
+        credential = self._from_model(model)
+        with self._lock:
+            self._cached = credential
+            self._expires = time.monotonic() + self._ttl
+        return credential
+
+    @staticmethod
+    def _from_model(model: Any) -> Credential:
+        ak = getattr(model, "access_key_id", None)
+        secret = getattr(model, "access_key_secret", None)
+        token = getattr(model, "security_token", None)
+        if not ak or not secret:
+            raise CredentialsError(
+                "the credentials object gave no access key ID or secret", code="CredentialsProviderFailed"
+            )
+        return Credential(str(ak), str(secret), str(token) if token else None)
 
     def _fetch(self) -> Credential:
         obj = self._obj

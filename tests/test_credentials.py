@@ -257,3 +257,37 @@ def test_failing_credentials_object(home: Path) -> None:
     assert SECRET not in str(info.value)
     with pytest.raises(CredentialsError):
         resolve_credentials(credentials=object())
+
+
+def test_async_client_refreshes_through_get_credential_async(home: Path) -> None:
+    import asyncio
+
+    class AsyncOfficial(FakeOfficial):
+        def __init__(self) -> None:
+            super().__init__()
+            self.async_calls = 0
+
+        async def get_credential_async(self) -> FakeModel:
+            self.async_calls += 1
+            return FakeModel("STS.async", SECRET, TOKEN)
+
+    fake = AsyncOfficial()
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"PackageJob": {"JobId": "j"}})
+
+    async def main() -> None:
+        from ice_widgets import AsyncClient
+
+        async with AsyncClient(
+            endpoint="http://127.0.0.1:1", credentials=fake, transport=httpx.MockTransport(handler)
+        ) as client:
+            for _ in range(3):
+                assert (await client.get_package_job("j")).job_id == "j"
+
+    asyncio.run(main())
+    assert fake.async_calls == 1 and fake.calls == 0, "the event loop never waits on a blocking refresh"
+    assert all("Credential=STS.async," in r.headers["authorization"] for r in seen)
+    assert all(r.headers["x-acs-security-token"] == TOKEN for r in seen)
