@@ -88,7 +88,7 @@ def prepare_notebooks(target: Path, source: Path | None = None) -> Path:
     source = source or example_notebooks()
     target.mkdir(parents=True, exist_ok=True)
     for path in sorted(source.iterdir()):
-        if path.suffix in {".ipynb", ".csv"} and not (target / path.name).exists():
+        if path.suffix == ".ipynb" and not (target / path.name).exists():
             shutil.copy2(path, target / path.name)
     return target
 
@@ -151,7 +151,8 @@ class DemoServers:
     jobs, seed, hostile : int
         Seeded data set of the emulator.
     progress_seconds : float
-        How long a submitted job runs on the emulator, on average.
+        How long a submitted job runs on the emulator, on average; the seeded jobs that are
+        still ``Init`` finish within about ten times that.
     emulator_args : sequence of str
         Extra command-line arguments for ``python -m ice_widgets.emulator``.
     endpoint : str, optional
@@ -172,10 +173,10 @@ class DemoServers:
         self,
         *,
         notebook_dir: str | os.PathLike[str],
-        jobs: int = 2400,
+        jobs: int = 2000,
         seed: int = 7,
         hostile: int = 4,
-        progress_seconds: float = 8.0,
+        progress_seconds: float = 10.0,
         emulator_args: Sequence[str] = (),
         endpoint: str | None = None,
         extra_env: Mapping[str, str] | None = None,
@@ -205,9 +206,15 @@ class DemoServers:
             raise DemoError("JupyterLab is not running")
         return f"http://127.0.0.1:{self.port}"
 
-    def notebook_url(self, name: str = NOTEBOOKS[0]) -> str:
-        """The URL that opens ``name`` in JupyterLab, token included."""
-        return f"{self.base_url}/lab/tree/{name}?token={self.token}"
+    def notebook_url(self, name: str = NOTEBOOKS[0], *, workspace: str | None = None) -> str:
+        """The URL that opens ``name`` in JupyterLab, token included.
+
+        With ``workspace``, the page uses that (reset) JupyterLab workspace, so tabs opened
+        in other pages do not come back.
+        """
+        if workspace is None:
+            return f"{self.base_url}/lab/tree/{name}?token={self.token}"
+        return f"{self.base_url}/lab/workspaces/{workspace}/tree/{name}?reset&token={self.token}"
 
     @property
     def pids(self) -> list[int]:
@@ -287,6 +294,7 @@ class DemoServers:
             str(self.hostile),
             "--progress-seconds",
             str(self.progress_seconds),
+            "--progress-seeded",
             *self.emulator_args,
         ]
         env = {k: v for k, v in os.environ.items() if k not in _CREDENTIAL_VARS}
@@ -309,7 +317,9 @@ class DemoServers:
         # appears when a notebook opens before the kernel specs have loaded).
         settings = {
             "apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
-            "notebook-extension/tracker": {"autoStartDefaultKernel": True},
+            # Render every cell (no virtual scrolling): the examples are short, and outputs
+            # stay laid out while one scrolls.
+            "notebook-extension/tracker": {"autoStartDefaultKernel": True, "windowingMode": "none"},
         }
         for name, values in settings.items():
             path = self.state_dir / "settings" / "@jupyterlab" / f"{name}.jupyterlab-settings"
@@ -433,7 +443,7 @@ class DemoServers:
 # ---------------------------------------------------------------------- CLI
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``ice-widgets demo`` options (shared with ``cli.py``)."""
-    parser.add_argument("--jobs", type=int, default=2400, help="seeded jobs in the emulator (default 2400)")
+    parser.add_argument("--jobs", type=int, default=2000, help="seeded jobs in the emulator (default 2000)")
     parser.add_argument("--seed", type=int, default=7, help="seed of the emulator's data set (default 7)")
     parser.add_argument("--hostile", type=int, default=4, help="jobs carrying injection payloads (default 4)")
     parser.add_argument(

@@ -21,8 +21,8 @@ REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
 NOTEBOOK_NAMES = ("quickstart.ipynb", "batch_analysis.ipynb", "live_watch.ipynb")
 
-#: The demo's data set: the committed job_ids.csv lists 2,000 jobs of it.
-DEMO_JOBS = 2400
+#: The demo's data set (batch_analysis.ipynb lists the 2,000 most recent jobs into a CSV).
+DEMO_JOBS = 2000
 DEMO_SEED = 7
 DEMO_HOSTILE = 4
 
@@ -38,10 +38,10 @@ _CREDENTIAL_VARS = (
 
 
 def copy_notebooks(target: Path) -> Path:
-    """Copy the example notebooks and their CSV into ``target``."""
+    """Copy the example notebooks into ``target``."""
     target.mkdir(parents=True, exist_ok=True)
     for path in NOTEBOOKS.iterdir():
-        if path.suffix in {".ipynb", ".csv"}:
+        if path.suffix == ".ipynb":
             shutil.copy2(path, target / path.name)
     return target
 
@@ -111,12 +111,12 @@ def text_of(cell: Any) -> str:
     parts = []
     for output in cell.get("outputs", []):
         if output.get("output_type") == "stream":
-            parts.append(str(output.get("text", "")))
+            parts.append(str(output.get("text", "")))  # pieces of one stream join as written
         elif output.get("output_type") in {"execute_result", "display_data"}:
-            parts.append(str(output.get("data", {}).get("text/plain", "")))
+            parts.append("\n" + str(output.get("data", {}).get("text/plain", "")) + "\n")
         elif output.get("output_type") == "error":
-            parts.append("\n".join(output.get("traceback", [])))
-    return "\n".join(parts)
+            parts.append("\n" + "\n".join(output.get("traceback", [])) + "\n")
+    return "".join(parts)
 
 
 def has_mime(cell: Any, mime: str) -> bool:
