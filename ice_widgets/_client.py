@@ -55,6 +55,9 @@ def _transport_error(exc: Exception, action: str) -> TransportError:
         return RequestTimeoutError(f"{type(exc).__name__}: {detail}", code="ConnectTimeout", action=action)
     if isinstance(exc, httpx.TimeoutException):
         return RequestTimeoutError(f"{type(exc).__name__}: {detail}", code="Timeout", action=action)
+    if isinstance(exc, (httpx.LocalProtocolError, httpx.UnsupportedProtocol)):
+        # The request itself cannot be sent (e.g. a control character in a header): no retry.
+        return TransportError(f"{type(exc).__name__}: {detail}", code="InvalidRequest", action=action)
     if isinstance(exc, httpx.ConnectError):
         return TransportError(f"{type(exc).__name__}: {detail}", code="ConnectError", action=action)
     if isinstance(exc, (httpx.RemoteProtocolError, httpx.DecodingError)):

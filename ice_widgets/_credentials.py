@@ -66,9 +66,11 @@ class Credential:
     __slots__ = ("access_key_id", "access_key_secret", "security_token")
 
     def __init__(self, access_key_id: str, access_key_secret: str, security_token: str | None = None):
-        self.access_key_id = access_key_id
+        # The ID and the token travel in headers: surrounding whitespace (a pasted newline)
+        # would make the request unsendable. The secret is used as given.
+        self.access_key_id = access_key_id.strip()
         self.access_key_secret = access_key_secret
-        self.security_token = security_token or None
+        self.security_token = security_token.strip() if security_token and security_token.strip() else None
 
     def __repr__(self) -> str:
         kind = "sts" if self.security_token else "access_key"

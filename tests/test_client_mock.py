@@ -725,3 +725,20 @@ def test_submit_is_retried_only_when_the_job_surely_was_not_created(reply: Any, 
     with make_client(server) as client:
         assert client.get_package_job(JOB).job_id == JOB
         assert len(server.requests) == 2
+
+
+def test_unsendable_request_is_not_retried() -> None:
+    server = MockIce(httpx.LocalProtocolError("Illegal header value"))
+    with make_client(server) as client, pytest.raises(TransportError) as info:
+        client.get_package_job(JOB)
+    assert info.value.code == "InvalidRequest" and len(server.requests) == 1
+
+
+def test_pasted_whitespace_around_key_id_and_token_is_dropped() -> None:
+    server = MockIce(echo_ok)
+    with make_client(server, access_key_id=f" {AK}\n", security_token=f"{TOKEN}\n") as client:
+        client.get_package_job(JOB)
+    request = server.requests[0]
+    assert request.headers["x-acs-security-token"] == TOKEN
+    assert request.headers["x-acs-accesskey-id"] == AK
+    assert f"Credential={AK}," in request.headers["authorization"]
