@@ -254,3 +254,21 @@ def test_cards_of_a_watch_refresh_against_the_same_endpoint(emulator: Emulator, 
     asyncio.run(view.poll_once())
     assert view.frame["error_code"].isna().all()
     view.close()
+
+
+def test_watch_ids_are_cleaned() -> None:
+    from ice_widgets._models import PackageJob
+
+    frame = pd.DataFrame({"job_id": ["a", " b ", None, "a", float("nan"), ""]})
+    view = WatchView(frame)
+    assert view._ids == ["a", "b"]
+    view.close()
+    view = watch("a, b  c")  # no loop: not started
+    assert view._ids == ["a", "b", "c"] and not view.running
+    view.close()
+    view = WatchView([PackageJob(job_id="x"), "y"])
+    assert view._ids == ["x", "y"]
+    view.close()
+    empty = WatchView([])
+    assert empty.finished and "no jobs to watch" in empty._notice_html.value
+    empty.close()

@@ -85,6 +85,20 @@ def _async_client(client: Any) -> tuple[Any, bool]:
     return twin_client(client, asynchronous=True), True
 
 
+def _clean_ids(job_ids: Any) -> list[str]:
+    """Distinct, stripped IDs in order; PackageJobs give their ID; None/NaN/blank are skipped."""
+    columns = getattr(job_ids, "columns", None)
+    if columns is not None:  # a DataFrame: its job_id column
+        job_ids = job_ids["job_id"]
+    ids = []
+    for item in job_ids:
+        if isinstance(item, PackageJob):
+            item = item.job_id
+        if isinstance(item, str) and item.strip():
+            ids.append(item.strip())
+    return list(dict.fromkeys(ids))
+
+
 class WatchView(JobsView):
     """A :class:`JobsView` whose unfinished jobs are refreshed until all have finished.
 
@@ -101,7 +115,7 @@ class WatchView(JobsView):
         concurrency: int = 16,
         page_size: int = 25,
     ) -> None:
-        ids = list(dict.fromkeys(str(j).strip() for j in job_ids if str(j).strip()))
+        ids = _clean_ids(job_ids)
         self._ids = ids
         self._records: dict[str, PackageJob | JobError] = {i: PackageJob(job_id=i) for i in ids}
         self._fetched: set[str] = set()  # fetched at least once
@@ -125,7 +139,7 @@ class WatchView(JobsView):
         super().__init__(build_frame(list(self._records.values())), client=sync_client, page_size=page_size)
         self.add_class("ice-watch")
         _LIVE.add(self)
-        self.set_notice("waiting for the first refresh")
+        self.set_notice("waiting for the first refresh" if ids else "no jobs to watch")
 
     # ------------------------------------------------------------------ state
 
@@ -337,7 +351,9 @@ def watch(
     Parameters
     ----------
     job_ids : iterable of str, or str
-        The jobs to watch (a string may hold several IDs separated by spaces or commas).
+        The jobs to watch: IDs (a string may hold several, separated by spaces or commas),
+        PackageJobs, a Series, or a frame with a ``job_id`` column. Blank and missing
+        values are skipped; repeated IDs are watched once.
     client : AsyncClient or Client, optional
         Defaults to an :class:`~ice_widgets.AsyncClient` from the environment.
     interval : float
