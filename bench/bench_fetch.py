@@ -205,9 +205,7 @@ def phase_models(n: int) -> None:
     import asyncio
     import threading
 
-    import httpx
-
-    from ice_widgets._batch import LeanTransport
+    from ice_widgets._batch import _use_raw
 
     latency = 10.0
     bound = n * latency / 1000 / 16
@@ -241,9 +239,11 @@ def phase_models(n: int) -> None:
                 for worker in workers:
                     worker.join()
 
-        def coroutines(transport: Callable[[], httpx.AsyncBaseTransport | None]) -> Callable[[], None]:
+        def coroutines(raw: bool) -> Callable[[], None]:
             async def run() -> None:
-                async with ice_widgets.AsyncClient(transport=transport(), **options) as client:
+                async with ice_widgets.AsyncClient(**options) as client:
+                    if raw:
+                        _use_raw(client)
                     todo = iter(ids)
 
                     async def work() -> None:
@@ -257,8 +257,8 @@ def phase_models(n: int) -> None:
         print(f"concurrency models: {n:,} GetPackageJob, 16 in flight, emulator --latency-ms {latency:g}")
         for name, fn in (
             ("httpx sync Client, 16 threads", threads),
-            ("httpx AsyncClient, 16 coroutines", coroutines(lambda: None)),
-            ("AsyncClient + LeanTransport (used)", coroutines(LeanTransport)),
+            ("httpx AsyncClient, 16 coroutines", coroutines(False)),
+            ("AsyncClient + RawSender (used)", coroutines(True)),
         ):
             wall, cpu, _ = measure(fn)
             print(row(name, n, wall, cpu, bound), flush=True)

@@ -6,14 +6,14 @@ mean 50,000 tasks or futures, and never more than ``concurrency`` requests in fl
 send rate is the client's shared :class:`~ice_widgets._core.AdaptiveRate` (AIMD): on
 throttling it backs off and converges on the account's limit.
 
-Requests go through an :class:`~ice_widgets.AsyncClient`. For plain-HTTP endpoints (the
-emulator) it uses :class:`LeanTransport`, a small HTTP/1.1 keep-alive transport on asyncio
-streams: httpx's own async transport (httpcore + anyio) costs about 4x more CPU per
-request, and on a 2-core machine client CPU decides throughput. HTTPS endpoints and
-proxied set-ups keep httpx's transport.
+Requests go through an :class:`~ice_widgets.AsyncClient` (its signing, parsing, retry
+policy, ``stats`` and ``rate``). For plain-HTTP endpoints (the emulator) its ``_send`` is
+:class:`RawSender`, HTTP/1.1 keep-alive on asyncio streams: httpx's AsyncClient costs
+several times more CPU per request, and on a 2-core machine client CPU decides
+throughput. HTTPS endpoints and proxied set-ups keep httpx.
 
 :func:`run_sync` runs a coroutine on a private event loop in a worker thread while the
-calling thread waits in short joins: the same code works in a script and in a Jupyter
+calling thread waits on an event in short steps: the same code works in a script and in a Jupyter
 kernel (whose loop is already running), Ctrl-C / the stop button is seen within 0.1 s,
 the batch is cancelled, and the thread is gone before ``KeyboardInterrupt`` is raised.
 Progress bars are driven from the calling thread only.
@@ -25,23 +25,32 @@ import asyncio
 import contextlib
 import logging
 import math
-import ssl
 import threading
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 
-from ice_widgets._errors import AuthenticationError, CredentialsError, IceError
+from ice_widgets._core import MAX_BODY_BYTES, PreparedRequest
+from ice_widgets._errors import (
+    AuthenticationError,
+    CredentialsError,
+    IceError,
+    InvalidResponseError,
+    RequestTimeoutError,
+    TransportError,
+)
 from ice_widgets._frames import JobError
 from ice_widgets._models import PackageJob
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
     "BatchProgress",
-    "LeanTransport",
+    "RawSender",
     "async_client_for",
     "normalize_ids",
     "run_batch",
@@ -172,131 +181,167 @@ def resolve_concurrency(concurrency: int | None) -> int:
 # --------------------------------------------------------------------------- transport
 
 
-class LeanTransport(httpx.AsyncBaseTransport):
-    """A minimal HTTP/1.1 keep-alive transport on asyncio streams, for httpx.AsyncClient.
+class RawSender:
+    """Sends the client's signed requests over HTTP/1.1 keep-alive connections, without httpx.
 
-    It does what ICE calls need (small request, ``Content-Length`` or chunked answers,
-    keep-alive) and nothing else: no proxies, no HTTP/2. Timeouts come from the request's
-    httpx ``timeout`` extension. A connection is closed, never reused, when a request on
-    it fails or is cancelled. Errors are raised as httpx exceptions, so the client maps
-    them to :class:`~ice_widgets.TransportError` as usual.
+    A stand-in for ``AsyncClient._send`` on plain-HTTP endpoints (the emulator, local
+    gateways): it writes the :class:`~ice_widgets._core.PreparedRequest` as it was signed and
+    reads the answer with asyncio streams. Measured on the emulator this costs about a
+    third of the CPU of httpx's AsyncClient per request. It does only what ICE calls need:
+    ``POST`` without a body, answers with ``Content-Length``, chunked or close-delimited
+    bodies, gzip/deflate; no proxies, no TLS (HTTPS stays on httpx).
+
+    Failures raise the same errors, with the same codes, as the client's httpx path, so the
+    client's retry policy treats them alike: ``ConnectionError``, ``Timeout``,
+    ``IncompleteResponse``, ``ResponseTooLarge``. A connection is closed, never reused,
+    when an exchange on it fails or is cancelled; a request is never re-sent here (the
+    server may have seen its nonce): the client retries with a freshly signed one.
 
     Parameters
     ----------
-    max_idle : int
-        Idle keep-alive connections kept per host.
-    ssl_context : ssl.SSLContext, optional
-        For https URLs (default: ``ssl.create_default_context()``).
+    endpoint : str
+        ``http://host[:port]``.
+    timeout : float
+        Seconds for a whole exchange (connecting is capped at 5 s).
     """
 
-    def __init__(self, *, max_idle: int = 256, ssl_context: ssl.SSLContext | None = None) -> None:
-        self._idle: dict[tuple[str, str, int], list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = {}
-        self._max_idle = max_idle
-        self._ssl_context = ssl_context
+    def __init__(self, endpoint: str, timeout: float) -> None:
+        parts = urlsplit(endpoint)
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError(f"RawSender needs an http:// endpoint, not {endpoint!r}")
+        self._base = f"{parts.scheme}://{parts.netloc}"
+        self._host = parts.hostname
+        self._port = parts.port or 80
+        self.timeout = float(timeout)
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
         self._closed = False
 
-    async def _open(
-        self, scheme: str, host: str, port: int, timeout: float | None
-    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        context = None
-        if scheme == "https":
-            context = self._ssl_context or ssl.create_default_context()
+    async def _connect(self, action: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         try:
-            async with asyncio.timeout(timeout):
-                return await asyncio.open_connection(
-                    host, port, ssl=context, server_hostname=host if context else None, limit=2**20
-                )
+            async with asyncio.timeout(min(self.timeout, 5.0)):
+                return await asyncio.open_connection(self._host, self._port, limit=2**20)
         except TimeoutError:
-            raise httpx.ConnectTimeout(f"connecting to {host}:{port} timed out") from None
-        except OSError as exc:
-            raise httpx.ConnectError(f"{type(exc).__name__}: {exc}") from None
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self._closed:
-            raise httpx.ConnectError("the transport is closed")
-        url = request.url
-        scheme = url.scheme
-        port = url.port or (443 if scheme == "https" else 80)
-        key = (scheme, url.host, port)
-        timeouts = request.extensions.get("timeout") or {}
-        connect_timeout = timeouts.get("connect")
-        read_timeout = timeouts.get("read")
-        body = request.read()
-        lines = [f"{request.method} {url.raw_path.decode('ascii')} HTTP/1.1\r\n".encode("ascii")]
-        lines.extend(name + b": " + value + b"\r\n" for name, value in request.headers.raw)
-        if body and b"content-length" not in {name.lower() for name, _ in request.headers.raw}:
-            lines.append(b"content-length: " + str(len(body)).encode("ascii") + b"\r\n")
-        lines.append(b"\r\n")
-        payload = b"".join(lines) + body
-
-        reader, writer = self._idle_connection(key)
-        if writer is None:
-            reader, writer = await self._open(scheme, url.host, port, connect_timeout)
-        assert reader is not None
-        # No transparent resend here: the server may have seen the request (and its nonce);
-        # the client's retry policy decides, with a freshly signed request.
-        try:
-            async with asyncio.timeout(read_timeout):
-                writer.write(payload)
-                head = await reader.readuntil(b"\r\n\r\n")
-                status, headers, length, chunked, close = _parse_head(head)
-                if request.method == "HEAD" or status in (204, 304) or 100 <= status < 200:
-                    content = b""
-                elif chunked:
-                    content = await _read_chunked(reader)
-                elif length is not None:
-                    content = await reader.readexactly(length) if length else b""
-                else:
-                    content = await reader.read()
-                    close = True
-        except TimeoutError:
-            writer.close()
-            raise httpx.ReadTimeout("the answer did not arrive in time") from None
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
-            writer.close()
-            raise httpx.RemoteProtocolError(
-                f"the server closed the connection mid-answer ({type(exc).__name__})"
+            raise RequestTimeoutError(
+                f"ConnectTimeout: connecting to {self._host}:{self._port} timed out",
+                code="Timeout",
+                action=action,
             ) from None
-        except OSError as exc:  # ConnectionResetError, BrokenPipeError, ...
-            writer.close()
-            raise httpx.ReadError(f"{type(exc).__name__}: {exc}") from None
-        except ValueError as exc:
-            writer.close()
-            raise httpx.RemoteProtocolError(f"malformed answer: {exc}") from None
-        except BaseException:  # cancelled: the connection's state is unknown
-            writer.close()
-            raise
-        if close or self._closed or len(self._idle.get(key, ())) >= self._max_idle:
-            writer.close()
-        else:
-            self._idle.setdefault(key, []).append((reader, writer))
-        return httpx.Response(
-            status,
-            headers=headers,
-            content=content,
-            request=request,
-            extensions={"http_version": b"HTTP/1.1"},
-        )
+        except OSError as exc:
+            raise TransportError(
+                f"ConnectError: {type(exc).__name__}: {exc}", code="ConnectionError", action=action
+            ) from None
 
-    def _idle_connection(
-        self, key: tuple[str, str, int]
-    ) -> tuple[asyncio.StreamReader | None, asyncio.StreamWriter | None]:
-        """The most recently used idle connection the server has not closed, if any."""
-        idle = self._idle.get(key)
-        while idle:
-            reader, writer = idle.pop()
+    def _reusable(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        while self._idle:
+            reader, writer = self._idle.pop()
             if reader.at_eof() or writer.is_closing() or reader._buffer:  # type: ignore[attr-defined]
                 writer.close()  # closed by the server, or stray bytes: not reusable
                 continue
             return reader, writer
-        return None, None
+        return None
+
+    async def send(self, prepared: PreparedRequest) -> tuple[int, dict[str, str], bytes]:
+        """Send one signed request; return ``(status, headers, body)`` (header names lower-case)."""
+        action = prepared.action
+        if self._closed:
+            raise TransportError("the connection pool is closed", code="ConnectionError", action=action)
+        url = prepared.url
+        if not url.startswith(self._base):
+            raise TransportError(f"{url!r} is not on {self._base!r}", code="ConnectionError", action=action)
+        target = url[len(self._base) :] or "/"
+        lines = [f"POST {target} HTTP/1.1\r\n"]
+        lines.extend(f"{name}: {value}\r\n" for name, value in prepared.headers)
+        lines.append("content-length: 0\r\n\r\n")
+        try:
+            payload = "".join(lines).encode("ascii")
+        except UnicodeEncodeError:
+            payload = "".join(lines).encode("utf-8")
+        connection = self._reusable()
+        reader, writer = connection if connection is not None else await self._connect(action)
+        try:
+            async with asyncio.timeout(self.timeout):
+                writer.write(payload)
+                head = await reader.readuntil(b"\r\n\r\n")
+                status, raw_headers, length, chunked, close = _parse_head(head)
+                if status in (204, 304) or 100 <= status < 200:
+                    body = b""
+                elif chunked:
+                    body = await _read_chunked(reader, MAX_BODY_BYTES)
+                elif length is not None:
+                    if length > MAX_BODY_BYTES:
+                        raise _TooLarge(length)
+                    body = await reader.readexactly(length) if length else b""
+                else:
+                    body = await reader.read(MAX_BODY_BYTES + 1)
+                    if len(body) > MAX_BODY_BYTES:
+                        raise _TooLarge(len(body))
+                    close = True
+        except TimeoutError:
+            writer.close()
+            raise RequestTimeoutError(
+                f"the answer took longer than {self.timeout:g} s to arrive in full",
+                code="Timeout",
+                action=action,
+            ) from None
+        except _TooLarge as exc:
+            writer.close()
+            raise InvalidResponseError(
+                f"the answer is larger than {MAX_BODY_BYTES} bytes ({exc.size}); refused",
+                code="ResponseTooLarge",
+                action=action,
+            ) from None
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
+            writer.close()
+            raise InvalidResponseError(
+                f"RemoteProtocolError: {type(exc).__name__}: {exc}", code="IncompleteResponse", action=action
+            ) from None
+        except OSError as exc:  # reset, broken pipe
+            writer.close()
+            raise TransportError(
+                f"ReadError: {type(exc).__name__}: {exc}", code="ConnectionError", action=action
+            ) from None
+        except BaseException:  # cancelled: the connection's state is unknown
+            writer.close()
+            raise
+        if close or self._closed:
+            writer.close()
+        else:
+            self._idle.append((reader, writer))
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw_headers}
+        encoding = headers.get("content-encoding", "").strip().lower()
+        if encoding in ("gzip", "deflate") and body:
+            body = _decompress(body, encoding, action)
+        return status, headers, body
 
     async def aclose(self) -> None:
+        """Close every idle connection; later sends fail."""
         self._closed = True
-        idle, self._idle = self._idle, {}
-        for connections in idle.values():
-            for _, writer in connections:
-                writer.close()
+        idle, self._idle = self._idle, []
+        for _, writer in idle:
+            writer.close()
+
+
+class _TooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+def _decompress(body: bytes, encoding: str, action: str) -> bytes:
+    decoder = zlib.decompressobj(wbits=31 if encoding == "gzip" else 15)
+    try:
+        out = decoder.decompress(body, MAX_BODY_BYTES + 1)
+    except zlib.error as exc:
+        raise InvalidResponseError(
+            f"DecodingError: {exc}", code="IncompleteResponse", action=action
+        ) from None
+    if len(out) > MAX_BODY_BYTES:
+        raise InvalidResponseError(
+            f"the answer is larger than {MAX_BODY_BYTES} bytes once decompressed; refused",
+            code="ResponseTooLarge",
+            action=action,
+        )
+    return out
 
 
 def _parse_head(head: bytes) -> tuple[int, list[tuple[bytes, bytes]], int | None, bool, bool]:
@@ -305,11 +350,10 @@ def _parse_head(head: bytes) -> tuple[int, list[tuple[bytes, bytes]], int | None
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
         raise ValueError(f"bad status line {lines[0][:80]!r}")
     status = int(parts[1])
-    keep_alive_default = parts[0] != b"HTTP/1.0"
     headers: list[tuple[bytes, bytes]] = []
     length: int | None = None
     chunked = False
-    close = not keep_alive_default
+    close = parts[0] == b"HTTP/1.0"
     for line in lines[1:]:
         name, sep, value = line.partition(b":")
         if not sep:
@@ -335,8 +379,9 @@ def _parse_head(head: bytes) -> tuple[int, list[tuple[bytes, bytes]], int | None
     return status, headers, length, chunked, close
 
 
-async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+async def _read_chunked(reader: asyncio.StreamReader, limit: int) -> bytes:
     parts: list[bytes] = []
+    total = 0
     while True:
         line = await reader.readuntil(b"\r\n")
         size = int(line.split(b";", 1)[0].strip(), 16)
@@ -344,12 +389,36 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
             while (await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers
                 pass
             return b"".join(parts)
+        total += size
+        if total > limit:
+            raise _TooLarge(total)
         chunk = await reader.readexactly(size + 2)
         parts.append(chunk[:-2])
 
 
+class _RawHttp:
+    """Stands in for ``AsyncClient._http`` when :class:`RawSender` sends: only ``aclose``."""
+
+    def __init__(self, sender: RawSender) -> None:
+        self._sender = sender
+
+    async def aclose(self) -> None:
+        await self._sender.aclose()
+
+
 def _uses_default_transport(http: Any) -> bool:
     return type(getattr(http, "_transport", None)) in (httpx.HTTPTransport, httpx.AsyncHTTPTransport)
+
+
+def _proxied(endpoint: str) -> bool:
+    """Whether the environment sends requests to ``endpoint`` through a proxy."""
+    import urllib.request
+
+    proxies = urllib.request.getproxies()
+    if not (proxies.get("http") or proxies.get("all")):
+        return False
+    host = urlsplit(endpoint).netloc
+    return not urllib.request.proxy_bypass(host)
 
 
 class _Borrowed(httpx.AsyncBaseTransport):
@@ -365,17 +434,23 @@ class _Borrowed(httpx.AsyncBaseTransport):
         return None
 
 
+def _use_raw(twin: Any) -> None:
+    sender = RawSender(twin.endpoint, twin.timeout)
+    twin._send = sender.send  # an instance attribute: shadows AsyncClient._send
+    twin._http = _RawHttp(sender)
+
+
 def async_client_for(client: Any) -> Any:
     """A new AsyncClient for a batch on the running loop (the caller closes it).
 
     - ``None``: an AsyncClient from the environment.
     - a :class:`~ice_widgets.Client` or AsyncClient: a twin sharing its endpoint,
-      credentials, retry policy, ``stats`` and ``rate`` controller, with a connection pool
-      of its own bound to the running loop.
+      credentials, retry policy, ``stats`` and ``rate`` controller, with connections of its
+      own bound to the running loop.
 
-    The transport is :class:`LeanTransport` for plain-HTTP endpoints and httpx's for HTTPS
-    (proxies from the environment apply as usual); a client's custom transport is reused
-    when it can send asynchronously (e.g. ``httpx.MockTransport``).
+    Requests to a plain-HTTP endpoint (no proxy) go through :class:`RawSender`; HTTPS and
+    proxied endpoints through httpx as usual; a client's custom transport is reused when it
+    can send asynchronously (e.g. ``httpx.MockTransport``).
 
     Raises
     ------
@@ -389,24 +464,24 @@ def async_client_for(client: Any) -> Any:
 
     if client is None:
         fresh = AsyncClient()
-        if fresh.endpoint.startswith("http://"):
-            # Not used yet, so it holds no connection: replacing it needs no close.
-            fresh._http = httpx.AsyncClient(transport=LeanTransport(), **fresh._httpx_options())
+        if fresh.endpoint.startswith("http://") and not _proxied(fresh.endpoint):
+            _use_raw(fresh)  # its httpx client was never used: it holds no connection
         return fresh
     if not isinstance(client, (Client, AsyncClient)):
         raise TypeError(f"client must be an ice_widgets Client or AsyncClient, not {type(client).__name__}")
-    transport: httpx.AsyncBaseTransport | None
-    if _uses_default_transport(client._http):
-        transport = LeanTransport() if client.endpoint.startswith("http://") else None
-    else:
-        custom = getattr(client._http, "_transport", None)
-        if not isinstance(custom, httpx.AsyncBaseTransport):
-            raise TypeError("the client's custom transport cannot send asynchronously")
-        transport = _Borrowed(custom)
     twin = AsyncClient.__new__(AsyncClient)
-    twin.__dict__.update({k: v for k, v in vars(client).items() if k not in ("_http", "_sleep")})
-    twin._http = httpx.AsyncClient(transport=transport, **client._httpx_options())
+    twin.__dict__.update({k: v for k, v in vars(client).items() if k not in ("_http", "_sleep", "_send")})
     twin._sleep = asyncio.sleep
+    if _uses_default_transport(client._http):
+        if client.endpoint.startswith("http://") and not _proxied(client.endpoint):
+            _use_raw(twin)
+        else:
+            twin._http = httpx.AsyncClient(**client._httpx_options())
+        return twin
+    custom = getattr(client._http, "_transport", None)
+    if not isinstance(custom, httpx.AsyncBaseTransport):
+        raise TypeError("the client's custom transport cannot send asynchronously")
+    twin._http = httpx.AsyncClient(transport=_Borrowed(custom), **client._httpx_options())
     return twin
 
 

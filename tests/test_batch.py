@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import _thread
 import asyncio
+import gzip
 import os
 import signal
 import subprocess
@@ -22,11 +23,12 @@ import ice_widgets
 from ice_widgets import AuthenticationError, Client, ClockSkewError, CredentialsError
 from ice_widgets._batch import (
     BatchProgress,
-    LeanTransport,
+    RawSender,
     normalize_ids,
     resolve_concurrency,
     run_batch,
 )
+from ice_widgets._core import PreparedRequest
 from ice_widgets._frames import JobError, build_frame, fetch_jobs
 from ice_widgets._models import PackageJob
 from ice_widgets.emulator import Emulator
@@ -445,32 +447,118 @@ def test_list_jobs_time_window_limit_and_status(emulator: Emulator) -> None:
         ice_widgets.list_jobs(client=client, start="2026-02-01", end="2026-01-01", progress=False)
 
 
-def test_lean_transport_handles_chunked_and_close() -> None:
-    """The transport reads chunked and close-delimited answers (the emulator sends neither)."""
-    bodies = [
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-        b"4\r\nab\r\n\r\n3\r\ncde\r\n0\r\n\r\n",
-        b"HTTP/1.0 200 OK\r\n\r\nuntil-close",
-    ]
+def _serve_once_each(answers: list[bytes]) -> Any:
+    """A coroutine factory: start a server that answers each connection with the next bytes."""
 
-    async def main() -> list[bytes]:
-        answers = iter(bodies)
+    async def start() -> tuple[Any, str]:
+        queue = iter(answers)
 
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             await reader.readuntil(b"\r\n\r\n")
-            writer.write(next(answers))
+            writer.write(next(queue))
             await writer.drain()
             writer.close()
 
         server = await asyncio.start_server(handle, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        import httpx
+        return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
 
-        out = []
-        async with server, httpx.AsyncClient(transport=LeanTransport()) as http:
-            for _ in bodies:
-                response = await http.post(f"http://127.0.0.1:{port}/?a=1")
-                out.append(response.content)
+    return start
+
+
+def test_raw_sender_reads_chunked_close_delimited_and_gzip_answers() -> None:
+    """The emulator sends Content-Length; other servers may send these."""
+    answers = [
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        b"4\r\nab\r\n\r\n3\r\ncde\r\n0\r\n\r\n",
+        b"HTTP/1.0 503 Service Unavailable\r\nX-Acs-Retry-After: 2\r\n\r\nuntil-close",
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+        % len(gzip.compress(b'{"a":1}'))
+        + gzip.compress(b'{"a":1}'),
+    ]
+
+    async def main() -> list[tuple[int, dict[str, str], bytes]]:
+        server, endpoint = await _serve_once_each(answers)()
+        sender = RawSender(endpoint, timeout=5)
+        prepared = PreparedRequest("GetPackageJob", endpoint + "/?JobId=x", [("host", endpoint[7:])])
+        async with server:
+            out = [await sender.send(prepared) for _ in answers]
+        await sender.aclose()
         return out
 
-    assert asyncio.run(main()) == [b"ab\r\ncde", b"until-close"]
+    first, second, third = asyncio.run(main())
+    assert first[0] == 200 and first[2] == b"ab\r\ncde"
+    assert second[0] == 503 and second[1]["x-acs-retry-after"] == "2" and second[2] == b"until-close"
+    assert third[2] == b'{"a":1}'
+
+
+@pytest.mark.parametrize(
+    ("answer", "error", "code"),
+    [
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort",
+            ice_widgets.InvalidResponseError,
+            "IncompleteResponse",
+        ),
+        (b"garbage\r\n\r\n", ice_widgets.InvalidResponseError, "IncompleteResponse"),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 999999999\r\n\r\n",
+            ice_widgets.InvalidResponseError,
+            "ResponseTooLarge",
+        ),
+        (b"", ice_widgets.InvalidResponseError, "IncompleteResponse"),
+    ],
+    ids=["truncated", "not-http", "too-large", "closed"],
+)
+def test_raw_sender_maps_failures_to_transport_errors(answer: bytes, error: type, code: str) -> None:
+    async def main() -> None:
+        server, endpoint = await _serve_once_each([answer])()
+        sender = RawSender(endpoint, timeout=5)
+        async with server:
+            await sender.send(PreparedRequest("GetPackageJob", endpoint + "/", [("host", endpoint[7:])]))
+
+    with pytest.raises(error) as caught:
+        asyncio.run(main())
+    assert caught.value.code == code
+
+
+def test_raw_sender_connection_refused_and_timeout() -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens there once closed
+    endpoint = f"http://127.0.0.1:{port}"
+    with pytest.raises(ice_widgets.TransportError) as caught:
+        asyncio.run(RawSender(endpoint, 2).send(PreparedRequest("GetPackageJob", endpoint + "/", [])))
+    assert caught.value.code == "ConnectionError"
+
+    async def silent() -> None:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await asyncio.sleep(5)
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        async with server:
+            await RawSender(url, 0.3).send(PreparedRequest("GetPackageJob", url + "/", []))
+
+    with pytest.raises(ice_widgets.RequestTimeoutError) as slow:
+        asyncio.run(silent())
+    assert slow.value.code == "Timeout"
+
+
+def test_https_endpoints_keep_httpx(emulator: Emulator) -> None:
+    from ice_widgets._batch import RawSender as Sender
+    from ice_widgets._batch import async_client_for
+
+    https = Client(endpoint="https://ice.cn-shanghai.aliyuncs.com", access_key_id="a", access_key_secret="b")
+    twin = async_client_for(https)
+    assert "_send" not in vars(twin)
+    assert twin.rate is https.rate and twin.stats is https.stats
+    source = make_client(emulator)
+    plain = async_client_for(source)
+    assert isinstance(vars(plain)["_send"].__self__, Sender)
+    assert plain.rate is source.rate and plain.stats is source.stats
+    asyncio.run(twin.aclose())
+    asyncio.run(plain.aclose())
+    https.close()
+    source.close()
