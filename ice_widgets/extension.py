@@ -126,7 +126,14 @@ class IceMagics(Magics):
         args, rest = _options(self.ice_job, line)
         if not rest:
             raise UsageError("usage: %ice_job [--endpoint E] [--profile P] [--region R] JOB_ID")
-        value: Any = self._shell.user_ns.get(rest, rest) if rest.isidentifier() else rest
+        user_ns = self._shell.user_ns
+        value: Any
+        if rest.isidentifier() and rest in user_ns:
+            value = user_ns[rest]  # a variable holding the ID (or the PackageJob)
+        elif _INLINE_IDS.match(rest):
+            value = rest  # the ID itself
+        else:
+            value = self._shell.ev(rest)  # an expression: jobs[0], df.job_id.iloc[3]
         if isinstance(value, PackageJob):
             display(JobCard(value, client=_client(args)))
             return

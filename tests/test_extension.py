@@ -68,6 +68,10 @@ def test_ice_job_shows_a_card(ip: Any, emulator: Emulator) -> None:
     with capture_output() as cap:
         ip.run_line_magic("ice_job", "job")
     assert job_id in _displayed(cap)[0]["text/plain"]
+    ip.user_ns["ids"] = [job_id]
+    with capture_output() as cap:
+        ip.run_line_magic("ice_job", "ids[0]")  # an expression
+    assert job_id in _displayed(cap)[0]["text/plain"]
     with pytest.raises(UsageError):
         ip.run_line_magic("ice_job", "")
 
