@@ -28,9 +28,7 @@ import contextlib
 import json
 import os
 import queue
-import subprocess
 import sys
-import textwrap
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,39 +111,27 @@ class Figures:
     rows_wrong: int = 0
     rows_stale: int = 0
     rows_missing: int = 0
+    rounds: int = 0
+    still_running: bool = False
+    submit_failures: int = 0
     start: dict[str, Any] = field(default_factory=dict)
+    start_warm: dict[str, Any] = field(default_factory=dict)
     end_running: dict[str, Any] = field(default_factory=dict)
     end_stopped: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
-def start_emulator(args: argparse.Namespace) -> tuple[subprocess.Popen[str], str]:
-    """Start ``python -m ice_widgets.emulator`` and return the process and its endpoint."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "ice_widgets.emulator",
-        "--port",
-        "0",
-        "--jobs",
-        str(args.seed_jobs),
-        "--seed",
-        str(args.seed),
-        "--fault-rate",
-        str(args.fault_rate),
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
-    deadline = time.monotonic() + 30
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        for word in line.split():
-            if word.startswith("http://127.0.0.1:"):
-                return proc, word.rstrip(".,;")
-    proc.kill()
-    raise RuntimeError("the emulator did not print its endpoint")
+def start_emulator(args: argparse.Namespace) -> Any:
+    """The emulator in a child process (its CPU and memory are not the kernel's)."""
+    from ice_widgets.emulator import start_subprocess
+
+    return start_subprocess(
+        jobs=args.seed_jobs,
+        seed=args.seed,
+        fault_rate=args.fault_rate,
+        # Submitted jobs finish throughout the run; seeded Init jobs stay Init (polled to the end).
+        progress_seconds=max(5.0, args.minutes * 60 / 3),
+    )
 
 
 class Kernel:
@@ -191,23 +177,31 @@ class Kernel:
             self.km.shutdown_kernel(now=True)
 
 
-def submit_jobs(client: Any, n: int) -> list[str]:
+def submit_jobs(client: Any, n: int, figures: Figures | None = None) -> list[str]:
+    """Submit ``n`` jobs; a submit that fails (faults: SubmitPackageJob is not retried on a
+    timeout, it might have been created) is counted, not fatal."""
+    from ice_widgets import IceError
+
     ids = []
     for i in range(n):
-        ids.append(
-            client.submit_package_job(
-                [{"Input": {"Type": "OSS", "Media": f"oss://soak/in-{time.time_ns()}-{i}.mp4"}}],
-                {"Type": "OSS", "Media": "oss://soak/out/"},
-                name=f"soak-{i}",
+        try:
+            ids.append(
+                client.submit_package_job(
+                    [{"Input": {"Type": "OSS", "Media": f"oss://soak/in-{time.time_ns()}-{i}.mp4"}}],
+                    {"Type": "OSS", "Media": "oss://soak/out/"},
+                    name=f"soak-{i}",
+                )
             )
-        )
+        except IceError:
+            if figures is not None:
+                figures.submit_failures += 1
     return ids
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--jobs", type=int, default=2000, help="jobs watched at the start")
+    parser.add_argument("--jobs", type=int, default=2000, help="jobs watched")
     parser.add_argument("--seed-jobs", type=int, default=5000, help="jobs the emulator is seeded with")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--fault-rate", type=float, default=0.1)
@@ -219,48 +213,50 @@ def main(argv: list[str] | None = None) -> int:
     from ice_widgets import Client
 
     figures = Figures(minutes=args.minutes)
-    emu, endpoint = start_emulator(args)
+    emu = start_emulator(args)
+    endpoint = emu.endpoint
     kernel: Kernel | None = None
     keys = {"access_key_id": DEFAULT_ACCESS_KEY_ID, "access_key_secret": DEFAULT_ACCESS_KEY_SECRET}
     try:
-        with Client(endpoint=endpoint, **keys) as client:
-            # 2,000 IDs: a quarter freshly submitted (these change while watched), the rest seeded.
-            fresh = submit_jobs(client, args.jobs // 4)
-            seeded = [job.job_id for job in client.list_package_jobs(page_size=100)]
-            ids = fresh + [i for i in seeded if i not in set(fresh)][: args.jobs - len(fresh)]
+        with Client(endpoint=endpoint, max_retries=10, **keys) as client:
+            # 2,000 IDs: a quarter freshly submitted (they finish while watched), a quarter seeded
+            # Init jobs (they stay Init: the poller has work to the very end), the rest finished.
+            fresh = submit_jobs(client, args.jobs // 4, figures)
+            seeded = list(client.list_package_jobs(order_by="CreateTimeAsc"))
+            running = [job.job_id for job in seeded if job.status == "Init"][: args.jobs // 4]
+            done = [job.job_id for job in seeded if job.status != "Init"]
+            ids = fresh + running + done[: args.jobs - len(fresh) - len(running)]
             figures.jobs_watched = len(ids)
             figures.jobs_submitted = len(fresh)
 
             kernel = Kernel()
             kernel.run(KERNEL_HELPERS)
+            kernel.run(
+                f"import ice_widgets\n"
+                f"_soak_client = ice_widgets.AsyncClient(endpoint={endpoint!r}, "
+                f"access_key_id={DEFAULT_ACCESS_KEY_ID!r}, access_key_secret={DEFAULT_ACCESS_KEY_SECRET!r})\n"
+                f"_soak_ids = {json.dumps(ids)}\n"
+                "from ice_widgets import watch\n"
+            )
             figures.start = json.loads(kernel.run("print(_soak_snapshot())"))
             kernel.run(
-                textwrap.dedent(
-                    f"""
-                    import ice_widgets
-                    _soak_client = ice_widgets.Client(endpoint={endpoint!r}, access_key_id={DEFAULT_ACCESS_KEY_ID!r},
-                                                      access_key_secret={DEFAULT_ACCESS_KEY_SECRET!r})
-                    _soak_ids = {json.dumps(ids)}
-                    _soak_view = ice_widgets.watch(_soak_ids, client=_soak_client, interval={args.interval!r})
-                    _soak_probe = _soak_start_probe()
-                    """
-                )
+                f"_soak_view = watch(_soak_ids, client=_soak_client, interval={args.interval!r})\n"
+                "_soak_probe = _soak_start_probe()\n"
             )
-            can_add = kernel.run("print(hasattr(_soak_view, 'add'))").strip() == "True"
-            if not can_add:
-                figures.notes.append(
-                    "the view has no add(): new jobs are submitted but not added to the watch"
-                )
+            # Warm: wait for the first round, then take the memory baseline.
+            deadline = time.monotonic() + 120
+            while (
+                time.monotonic() < deadline and int(kernel.run("print(_soak_view.rounds)").strip() or 0) < 1
+            ):
+                time.sleep(0.5)
+            figures.start_warm = json.loads(kernel.run("print(_soak_snapshot())"))
 
             waits: list[float] = []
             end = time.monotonic() + args.minutes * 60
             next_submit = time.monotonic()
             while time.monotonic() < end:
                 if time.monotonic() >= next_submit:
-                    new = submit_jobs(client, 5)
-                    figures.jobs_submitted += len(new)
-                    if can_add:
-                        kernel.run(f"_soak_view.add({json.dumps(new)})")
+                    figures.jobs_submitted += len(submit_jobs(client, 5, figures))
                     next_submit += args.submit_every
                 waits.append(kernel.timed_cell())
                 time.sleep(max(0.0, 1.0 - waits[-1]))
@@ -272,9 +268,8 @@ def main(argv: list[str] | None = None) -> int:
             lag = json.loads(kernel.run("print(json.dumps(_soak_lag))"))
             figures.loop_lag_max_ms = round(lag["max"] * 1000, 1)
             figures.loop_probes = lag["n"]
-            stats = json.loads(
-                kernel.run("print(json.dumps({k: int(v) for k, v in vars(_soak_client.stats).items()}))")
-            )
+            figures.rounds = int(kernel.run("print(_soak_view.rounds)").strip())
+            stats = json.loads(kernel.run("print(json.dumps(_soak_client.stats.as_dict()))"))
             figures.requests = stats.get("requests")
             figures.throttled = stats.get("throttled")
             figures.retried = stats.get("retries")
@@ -284,34 +279,36 @@ def main(argv: list[str] | None = None) -> int:
             # Rows: what the view shows against the server's truth (fetched now, with retries).
             shown = json.loads(
                 kernel.run(
-                    "print(_soak_view.frame[['job_id', 'status', 'name', 'code', 'message', 'output_url']]"
-                    ".astype(object).where(_soak_view.frame.notna(), None).to_json(orient='records'))"
+                    "_f = _soak_view.frame[['job_id', 'status', 'name', 'code', 'message', 'output_url', "
+                    "'error_code']].astype(object)\n"
+                    "print(_f.where(_f.notna(), None).to_json(orient='records'))"
                 )
             )
             truth = {job.job_id: job for job in client_iter_truth(client, [row["job_id"] for row in shown])}
             compare_rows(figures, shown, truth, ids)
 
-            kernel.run("_soak_probe['stop'] = True; _soak_view.close(); _soak_client.close()")
-            time.sleep(1.0)
+            figures.still_running = kernel.run("print(_soak_view.running)").strip() == "True"
+            kernel.run("_soak_probe['stop'] = True\n_soak_view.close()\nawait _soak_client.aclose()")
+            time.sleep(2.0)
             figures.end_stopped = json.loads(kernel.run("print(_soak_snapshot())"))
     finally:
         if kernel is not None:
             kernel.close()
-        emu.terminate()
-        try:
-            emu.wait(10)
-        except subprocess.TimeoutExpired:
-            emu.kill()
+        emu.stop()
 
     report(figures)
     if args.json:
         args.json.write_text(json.dumps(figures.__dict__, indent=2))
+    growth = figures.end_running.get("rss_mb", 0) - figures.start_warm.get("rss_mb", 0)
     ok = (
         figures.rows_wrong == 0
         and figures.rows_missing == 0
         and figures.cell_wait_max_ms < 200
-        and figures.end_running.get("rss_mb", 0) - figures.start.get("rss_mb", 0) < 50
+        and growth < 50
+        and figures.end_stopped.get("tasks") == figures.start.get("tasks")
+        and figures.end_stopped.get("tcp") == figures.start.get("tcp")
     )
+    print("soak:", "PASS" if ok else "FAIL")
     return 0 if ok else 1
 
 
@@ -344,13 +341,20 @@ def compare_rows(
 
 
 def report(f: Figures) -> None:
-    growth = f.end_running.get("rss_mb", 0) - f.start.get("rss_mb", 0)
-    print(f"soak: {f.minutes:g} min, {f.jobs_watched} jobs watched, {f.jobs_submitted} submitted")
-    print(f"  requests {f.requests}, throttled {f.throttled}, retried {f.retried}, errors {f.errors}")
+    growth = f.end_running.get("rss_mb", 0) - f.start_warm.get("rss_mb", 0)
+    print(
+        f"soak: {f.minutes:g} min, {f.jobs_watched} jobs watched, {f.rounds} refresh rounds, "
+        f"{f.jobs_submitted} jobs submitted; poller still running at the end: {f.still_running}"
+    )
+    print(
+        f"  watch client: requests {f.requests}, throttled {f.throttled}, retried {f.retried}, "
+        f"errors {f.errors}; submits that failed {f.submit_failures}"
+    )
     print(f"  rows {f.rows}, wrong {f.rows_wrong}, missing {f.rows_missing}, stale {f.rows_stale}")
     print(
-        f"  kernel RSS start {f.start.get('rss_mb', 0):.1f} MB, end {f.end_running.get('rss_mb', 0):.1f} MB "
-        f"(growth {growth:+.1f} MB)"
+        f"  kernel RSS before the watch {f.start.get('rss_mb', 0):.1f} MB, after its first round "
+        f"{f.start_warm.get('rss_mb', 0):.1f} MB, at the end {f.end_running.get('rss_mb', 0):.1f} MB "
+        f"(growth {growth:+.1f} MB), after close {f.end_stopped.get('rss_mb', 0):.1f} MB"
     )
     for name in ("sockets", "tcp", "tasks"):
         print(
