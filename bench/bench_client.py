@@ -86,17 +86,18 @@ def async_concurrent(endpoint: str, ids: list[str]) -> int:
     return asyncio.run(main())
 
 
-def async_lean(endpoint: str, ids: list[str]) -> int:
-    """As the batch engine runs it: AsyncClient over its LeanTransport (plain-HTTP endpoints)."""
-    import httpx
+def batch_twin(endpoint: str) -> AsyncClient:
+    """The AsyncClient the batch engine (fetch_jobs) uses for a plain-HTTP endpoint."""
+    from ice_widgets._batch import async_client_for
 
-    from ice_widgets._batch import LeanTransport
+    return async_client_for(Client(**options(endpoint)))  # type: ignore[no-any-return]
+
+
+def async_lean(endpoint: str, ids: list[str]) -> int:
+    """As the batch engine runs it: an AsyncClient twin whose ``_send`` is the batch's RawSender."""
 
     async def main() -> int:
-        client = AsyncClient(**options(endpoint))
-        await client._http.aclose()
-        client._http = httpx.AsyncClient(transport=LeanTransport(), **client._httpx_options())
-        async with client:
+        async with batch_twin(endpoint) as client:
             jobs = await gather_bounded(client, ids)
         assert [job.job_id for job in jobs] == ids
         return len(ids)
@@ -148,9 +149,9 @@ def official_pool(endpoint: str, ids: list[str]) -> int:
     return len(ids)
 
 
-def qps_run(endpoint: str, ids: list[str], qps: float) -> None:
+def qps_run(endpoint: str, ids: list[str], qps: float, *, lean: bool = False) -> None:
     async def main() -> AsyncClient:
-        client = AsyncClient(**options(endpoint))
+        client = batch_twin(endpoint) if lean else AsyncClient(**options(endpoint))
         async with client:
             jobs = await gather_bounded(client, ids)
         assert [job.job_id for job in jobs] == ids
@@ -162,7 +163,7 @@ def qps_run(endpoint: str, ids: list[str], qps: float) -> None:
     stats = client.stats
     rate = len(ids) / wall
     print(
-        f"--qps {qps:g}: {len(ids)} jobs in {wall:.1f} s = {rate:.1f} jobs/s ({100 * rate / qps:.0f} % of the limit); "
+        f"--qps {qps:g}{' (fetch_jobs RawSender)' if lean else ''}: {len(ids)} jobs in {wall:.1f} s = {rate:.1f} jobs/s ({100 * rate / qps:.0f} % of the limit); "
         f"{stats.requests} requests, {stats.throttled} throttled ({100 * stats.throttled / stats.requests:.1f} %); "
         f"errors {stats.errors}; {client.rate!r}"
     )
@@ -185,14 +186,15 @@ def main() -> None:
         measure("Client, 1 thread", lambda: sync_one_thread(emu.endpoint, batch))
         measure(f"Client, {CONCURRENCY}-thread pool", lambda: sync_pool(emu.endpoint, batch))
         measure(f"AsyncClient, {CONCURRENCY} concurrent", lambda: async_concurrent(emu.endpoint, batch))
-        measure(f"AsyncClient + LeanTransport, {CONCURRENCY} conc.", lambda: async_lean(emu.endpoint, batch))
+        measure("AsyncClient as fetch_jobs runs it (RawSender)", lambda: async_lean(emu.endpoint, batch))
         measure("AsyncClient, in-memory answers (no network)", lambda: async_no_network(emu.endpoint, batch))
         if not args.skip_official:
             official_pool(emu.endpoint, warm)
             measure(f"official SDK, {CONCURRENCY}-thread pool", lambda: official_pool(emu.endpoint, batch))
 
-    with start_subprocess(jobs=jobs, seed=1, qps=args.qps) as emu:
-        qps_run(emu.endpoint, ids[: args.qps_jobs], args.qps)
+    for lean in (False, True):
+        with start_subprocess(jobs=jobs, seed=1, qps=args.qps) as emu:
+            qps_run(emu.endpoint, ids[: args.qps_jobs], args.qps, lean=lean)
 
 
 if __name__ == "__main__":
