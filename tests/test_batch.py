@@ -562,3 +562,46 @@ def test_https_endpoints_keep_httpx(emulator: Emulator) -> None:
     asyncio.run(plain.aclose())
     https.close()
     source.close()
+
+
+def _job_answer(request: Any) -> Any:
+    import httpx
+
+    job_id = request.url.params.get("JobId")
+    if job_id == "missing":
+        return httpx.Response(
+            404, json={"Code": "InvalidParameter.ResourceNotFound", "Message": "no", "RequestId": "r"}
+        )
+    return httpx.Response(200, json={"RequestId": "r", "PackageJob": {"JobId": job_id, "Status": "Success"}})
+
+
+def test_a_client_with_a_mock_transport_is_used_and_left_open() -> None:
+    import httpx
+
+    with Client(
+        endpoint="http://127.0.0.1:9",
+        access_key_id="a",
+        access_key_secret="b",
+        transport=httpx.MockTransport(_job_answer),
+    ) as client:
+        frame = fetch_jobs(["j1", "missing", "j2"], client=client, progress=False)
+        assert frame["status"].tolist()[0] == "Success"
+        assert frame["error_code"].tolist()[1] == "InvalidParameter.ResourceNotFound"
+        assert client.get_package_job("j3").status == "Success"  # still usable
+
+
+def test_a_sync_only_custom_transport_falls_back_to_threads() -> None:
+    import httpx
+
+    class SyncOnly(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            response = _job_answer(request)
+            response.stream = httpx.ByteStream(response.read())
+            return response
+
+    with Client(
+        endpoint="http://127.0.0.1:9", access_key_id="a", access_key_secret="b", transport=SyncOnly()
+    ) as client:
+        frame = fetch_jobs([f"j{i}" for i in range(20)], client=client, progress=False, concurrency=4)
+    assert (frame["status"] == "Success").all()
+    assert not batch_threads()
