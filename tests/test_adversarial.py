@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from _badserver import BadServer
 
+import ice_widgets
 from ice_widgets import AsyncClient, Client, IceError
 from ice_widgets._errors import (
     ApiError,
@@ -180,3 +181,44 @@ def test_error_body_under_200_keeps_its_code_and_request_id() -> None:
         assert error.request_id and error.request_id in str(error)
         assert error.recommend
         assert server.request_count == 1
+
+
+# --------------------------------------------------------------------------- through fetch_jobs
+
+#: fetch_jobs sends through its own transport (an AsyncClient twin): every misbehaviour again.
+FETCH_IDS = [f"{i:032x}" for i in range(3)]
+
+
+@pytest.mark.parametrize("mode", sorted(CASES))
+def test_fetch_jobs_gives_a_clear_error_row_per_job(mode: str) -> None:
+    retried = CASES[mode][1]
+    with BadServer(mode) as server, make_client(server) as client:
+        started = time.monotonic()
+        frame = ice_widgets.fetch_jobs(FETCH_IDS, client=client, progress=False, concurrency=3)
+        elapsed = time.monotonic() - started
+        assert frame["job_id"].tolist() == FETCH_IDS
+        assert frame["error_code"].notna().all(), frame[["job_id", "error_code"]]
+        assert frame["status"].isna().all(), "no row may show data from a wrong answer"
+        for message in frame["error_message"]:
+            assert message and "\n" not in message and SECRET not in message
+        attempts = RETRIES + 1 if retried else 1
+        assert server.request_count <= len(FETCH_IDS) * attempts
+        assert elapsed < BOUND_S, f"{mode} took {elapsed:.1f} s"
+        if server.other is not None:
+            assert server.other.request_count == 0, "a request followed the redirect"
+
+
+def test_fetch_jobs_huge_valid_answer() -> None:
+    with BadServer("huge_json") as server, make_client(server) as client:
+        frame = ice_widgets.fetch_jobs(FETCH_IDS, client=client, progress=False)
+        assert frame["error_code"].isna().all()
+        assert frame["message"].str.len().tolist() == [1024 * 1024] * 3
+
+
+@pytest.mark.parametrize("mode", ["repeat_token", "cycle_token"])
+def test_list_jobs_detects_a_repeating_token(mode: str) -> None:
+    with BadServer(mode) as server, make_client(server) as client:
+        with pytest.raises(IceError) as info:
+            ice_widgets.list_jobs(client=client, progress=False)
+        assert info.value.code == "RepeatedPageToken"
+        assert server.request_count <= 3
