@@ -103,7 +103,8 @@ def chromium_path() -> str:
 
 @pytest.fixture(scope="module")
 def emu() -> Iterator[Emulator]:
-    with Emulator(jobs=DEMO_JOBS, seed=DEMO_SEED, hostile=DEMO_HOSTILE, progress_seconds=2.0) as emulator:
+    # Submitted jobs run 3-9 s: long enough to see the watch while some still run.
+    with Emulator(jobs=DEMO_JOBS, seed=DEMO_SEED, hostile=DEMO_HOSTILE, progress_seconds=6.0) as emulator:
         yield emulator
 
 
@@ -154,7 +155,7 @@ def page(browser: Any) -> Iterator[Any]:
         context.close()
 
 
-def open_and_run(page: Any, lab: Any, name: str) -> Opened:
+def open_and_run(page: Any, lab: Any, name: str, *, wait: bool = True) -> Opened:
     """Open ``name`` in JupyterLab, run all cells from the Run menu, wait until all ran."""
     opened = Opened(page)
     lab.start_kernel(name)  # the notebook attaches to it: no kernel dialog
@@ -172,6 +173,13 @@ def open_and_run(page: Any, lab: Any, name: str) -> Opened:
     page.locator(".jp-Notebook").first.click(position={"x": 5, "y": 5})  # focus the notebook
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.locator("li[data-command='runmenu:run-all']").click()
+    if wait:
+        wait_all_ran(page, name)
+    return opened
+
+
+def wait_all_ran(page: Any, name: str) -> None:
+    """Wait until every code cell has run; fail on any error output."""
     try:
         page.wait_for_function(ALL_RAN_JS, timeout=RUN_TIMEOUT_MS, polling=500)
     except Exception as exc:
@@ -180,7 +188,6 @@ def open_and_run(page: Any, lab: Any, name: str) -> Opened:
     tracebacks = [t for t in errors.all_inner_texts() if "Traceback" in t or "Error" in t]
     assert not tracebacks, tracebacks
     assert page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.error']").count() == 0
-    return opened
 
 
 def _describe(page: Any) -> str:
@@ -405,13 +412,34 @@ def _static_html(path: Path, tmp_path: Path) -> Path:
 
 
 def test_live_watch(lab: Any, page: Any, emu: Emulator) -> None:
-    opened = open_and_run(page, lab, "live_watch.ipynb")
+    opened = open_and_run(page, lab, "live_watch.ipynb", wait=False)
     watch_box = page.locator(".ice-watch").first
-    text = watch_box.inner_text()
-    assert "Init" not in re.sub(r"Initial", "", text) or "running" not in text.lower()
-    badges = watch_box.locator(".ice-badge").all_inner_texts()
-    assert badges and all(
-        b.strip() in {"Success", "Fail"} or b.strip().startswith(("Success", "Fail")) for b in badges
+    badges = ".ice-watch table.ice-table .ice-badge"
+    # Live: some jobs already finished while others still run, in the same widget ...
+    page.wait_for_function(
+        f"() => {{ const b = [...document.querySelectorAll('{badges}')].map(e => e.className); "
+        "return b.some(c => c.includes('ice-status-running')) && "
+        "b.some(c => /ice-status-(success|fail)/.test(c)); }",
+        timeout=60_000,
+        polling=100,
     )
-    assert_inert(opened)
     shoot(watch_box, "watch.png")
+    # ... and then all of them have finished, without anyone touching the page.
+    wait_all_ran(page, "live_watch.ipynb")
+    page.wait_for_function(
+        f"() => {{ const b = [...document.querySelectorAll('{badges}')]; return b.length === 6 && "
+        "b.every(e => /ice-status-(success|fail)/.test(e.className)); }",
+        timeout=30_000,
+    )
+    rows = watch_box.locator("table.ice-table tbody tr")
+    shown = {}
+    for i in range(rows.count()):
+        text = rows.nth(i).inner_text()
+        job_id = re.search(r"[0-9a-f]{32}", text).group(0)
+        shown[job_id] = rows.nth(i).locator(".ice-badge").inner_text().strip()
+    assert len(shown) == 6
+    assert shown == {job_id: emu.expected(job_id)["Status"] for job_id in shown}
+    assert "Fail" in shown.values()  # the clip set up to fail
+    assert "no longer refreshing" in watch_box.inner_text()
+    assert "all finished: True" in cell(page, "await w.task").inner_text()
+    assert_inert(opened)
