@@ -471,7 +471,7 @@ def async_client_for(client: Any) -> Any:
         raise TypeError(f"client must be an ice_widgets Client or AsyncClient, not {type(client).__name__}")
     twin = AsyncClient.__new__(AsyncClient)
     twin.__dict__.update({k: v for k, v in vars(client).items() if k not in ("_http", "_sleep", "_send")})
-    twin._sleep = asyncio.sleep
+    twin._sleep = client._sleep if isinstance(client, AsyncClient) else asyncio.sleep
     if _uses_default_transport(client._http):
         if client.endpoint.startswith("http://") and not _proxied(client.endpoint):
             _use_raw(twin)

@@ -439,31 +439,25 @@ async def _gather(
     workers: int,
     cache: Any,
     state: Any,
-    *,
-    reuse_async_client: bool,
 ) -> tuple[list[PackageJob | JobError], str]:
     """Fetch the usable IDs among ``entries`` (cache first) and return the rows in order."""
     import dataclasses
 
     from ice_widgets._batch import async_client_for, run_batch, sync_fetcher
-    from ice_widgets._client import AsyncClient
 
     close_sync = None
     fetch_one: Callable[[str], Awaitable[PackageJob]]
     aclient: Any = None
     owned = False
-    if reuse_async_client and isinstance(client, AsyncClient):
-        aclient, fetch_one, endpoint = client, client.get_package_job, client.endpoint
-    else:
-        try:
-            aclient = async_client_for(client)
-            owned = True
-            fetch_one, endpoint = aclient.get_package_job, aclient.endpoint
-        except TypeError:
-            if client is None or not hasattr(client, "get_package_job"):
-                raise
-            fetch_one, close_sync = sync_fetcher(client, workers)
-            endpoint = client.endpoint
+    try:
+        aclient = async_client_for(client)
+        owned = True
+        fetch_one, endpoint = aclient.get_package_job, aclient.endpoint
+    except TypeError:
+        if client is None or not hasattr(client, "get_package_job"):
+            raise
+        fetch_one, close_sync = sync_fetcher(client, workers)
+        endpoint = client.endpoint
     try:
         ids = [e for e in entries if isinstance(e, str)]
         invalid = len(entries) - len(ids)
@@ -596,7 +590,7 @@ def fetch_jobs(
     bar = _Bar(progress and bool(entries), len(entries), "GetPackageJob")
     try:
         rows, endpoint = run_sync(
-            lambda: _gather(entries, client, workers, store, state, reuse_async_client=False),
+            lambda: _gather(entries, client, workers, store, state),
             tick=lambda: bar.show(state.done, state.errors),
         )
     finally:
@@ -616,9 +610,10 @@ async def afetch_jobs(
 ) -> pd.DataFrame:
     """The awaitable :func:`fetch_jobs`: runs on the caller's event loop.
 
-    An :class:`~ice_widgets.AsyncClient` passed as ``client`` is used as it is; a
-    :class:`~ice_widgets.Client` (or none) gets an AsyncClient twin for the batch.
-    Cancelling the awaiting task cancels every outstanding request.
+    ``client`` may be a :class:`~ice_widgets.Client` or an :class:`~ice_widgets.AsyncClient`;
+    the batch runs on a twin of it with connections of its own (sharing its credentials,
+    ``stats`` and ``rate``), closed when the batch ends. Cancelling the awaiting task
+    cancels every outstanding request.
     """
     from ice_widgets._batch import BatchProgress, normalize_ids, resolve_concurrency
     from ice_widgets._cache import open_cache
@@ -636,7 +631,7 @@ async def afetch_jobs(
 
     ticker = asyncio.create_task(tick()) if progress and entries else None
     try:
-        rows, endpoint = await _gather(entries, client, workers, store, state, reuse_async_client=True)
+        rows, endpoint = await _gather(entries, client, workers, store, state)
     finally:
         if ticker is not None:
             ticker.cancel()
