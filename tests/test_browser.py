@@ -238,8 +238,12 @@ def assert_inert(opened: Opened) -> None:
     assert page.locator("link[href*='evil']").count() == 0
 
 
-def shoot(locator: Any, name: str) -> Path:
-    """Screenshot one widget into docs/, with the viewport grown so the whole widget fits."""
+def shoot(locator: Any, name: str, *, content: str | None = None) -> Path:
+    """Screenshot one widget into docs/, with the viewport grown so the whole widget fits.
+
+    ``content``: a selector of the parts that carry content; the shot is cropped to their
+    right edge (a widget box spans the whole output width even when its content does not).
+    """
     DOCS.mkdir(exist_ok=True)
     path = DOCS / name
     page = locator.page
@@ -250,7 +254,19 @@ def shoot(locator: Any, name: str) -> Path:
         page.wait_for_timeout(300)  # let JupyterLab lay the taller panel out
     try:
         locator.scroll_into_view_if_needed()
-        locator.screenshot(path=str(path), animations="disabled")
+        box = locator.bounding_box()
+        right = None
+        if content is not None and box is not None:
+            right = locator.evaluate(
+                "(el, sel) => Math.max(...[...el.querySelectorAll(sel)]"
+                ".map(e => e.getBoundingClientRect().right))",
+                content,
+            )
+        if right is not None and box is not None and box["x"] < right < box["x"] + box["width"]:
+            clip = {"x": box["x"], "y": box["y"], "width": right - box["x"] + 12, "height": box["height"]}
+            page.screenshot(path=str(path), clip=clip, animations="disabled")
+        else:
+            locator.screenshot(path=str(path), animations="disabled")
     finally:
         if size is not None:
             page.set_viewport_size(size)
@@ -294,7 +310,7 @@ def test_quickstart_job_card(lab: Any, page: Any, emu: Emulator) -> None:
     assert failed.locator("tr", has=page.locator("th", has_text="Output URL")).locator("a").count() == 0
 
     assert_inert(opened)
-    shoot(card, "jobcard.png")
+    shoot(card, "jobcard.png", content=".ice-card, input, button, .ice-muted")
 
 
 # ------------------------------------------------------------------------ batch analysis
