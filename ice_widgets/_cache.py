@@ -106,10 +106,26 @@ class JobCache:
         except (OSError, sqlite3.Error) as exc:
             raise CacheError(f"cannot open the job cache {str(self.path)!r}: {exc}") from None
         try:
-            self._setup()
+            self._setup_with_retries()
         except sqlite3.Error as exc:
             self._conn.close()
             raise CacheError(f"{str(self.path)!r} is not a usable job cache: {exc}") from None
+
+    def _setup_with_retries(self) -> None:
+        # Switching to WAL takes an exclusive lock without waiting on the busy handler: two
+        # processes opening a new file at once can see "database is locked". Retry briefly.
+        deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+        delay = 0.01
+        while True:
+            try:
+                self._setup()
+                return
+            except sqlite3.OperationalError as exc:
+                text = str(exc).lower()
+                if ("locked" not in text and "busy" not in text) or time.monotonic() > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
     def _setup(self) -> None:
         conn = self._conn
@@ -139,7 +155,8 @@ class JobCache:
                 conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
 
     def __repr__(self) -> str:
@@ -218,7 +235,8 @@ class JobCache:
                 )
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
         return len(rows)
 
@@ -245,7 +263,8 @@ class JobCache:
                     count = conn.execute("DELETE FROM jobs WHERE endpoint = ?", (endpoint,)).rowcount
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
         return int(count)
 
