@@ -605,3 +605,10 @@ def test_a_sync_only_custom_transport_falls_back_to_threads() -> None:
         frame = fetch_jobs([f"j{i}" for i in range(20)], client=client, progress=False, concurrency=4)
     assert (frame["status"] == "Success").all()
     assert not batch_threads()
+
+
+def test_list_jobs_with_an_async_client(emulator: Emulator, async_client: Any) -> None:
+    frame = ice_widgets.list_jobs(client=async_client, limit=150, progress=False)
+    assert len(frame) == 150  # two pages
+    assert frame["job_id"].is_unique
+    assert frame["error_code"].isna().all()
