@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import os
 import re
@@ -478,6 +479,12 @@ def _notebook_dir(option: str | None) -> Path:
 def main(args: argparse.Namespace | Sequence[str] | None = None) -> int:
     """Run the demo until Ctrl-C or SIGTERM; returns the exit code."""
     options = _namespace(args)
+    if importlib.util.find_spec("jupyterlab") is None:
+        print(
+            "ice-widgets demo needs JupyterLab: pip install 'ice_widgets[demo]' (or run `make demo`)",
+            file=sys.stderr,
+        )
+        return 2
     folder = _notebook_dir(options.notebook_dir)
 
     def _terminate(signum: int, frame: FrameType | None) -> Any:
@@ -498,6 +505,7 @@ def main(args: argparse.Namespace | Sequence[str] | None = None) -> int:
             f"\n  ICE emulator:  {demo.endpoint}  ({options.jobs} jobs, seed {options.seed})"
             f"\n  notebooks:     {folder}"
             f"\n\n  Open JupyterLab:\n\n    {demo.notebook_url(NOTEBOOKS[0])}\n"
+            f"\n  Then try {' and '.join(NOTEBOOKS[1:])} from the file browser."
             "\n  Press Ctrl-C to stop both servers.\n",
             flush=True,
         )
