@@ -64,7 +64,8 @@ def _fresh_env(home: Path) -> dict[str, str]:
     return env
 
 
-def test_demo_serves_runs_and_stops(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_demo_serves_runs_and_stops(tmp_path: Path, stop_signal: signal.Signals) -> None:
     home = tmp_path / "home"
     home.mkdir()
     folder = copy_notebooks(tmp_path / "notebooks")
@@ -116,7 +117,7 @@ def test_demo_serves_runs_and_stops(tmp_path: Path) -> None:
         descendants.update(p.pid for p in psutil.Process(proc.pid).children(recursive=True))
     finally:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)  # Ctrl-C
+            proc.send_signal(stop_signal)  # Ctrl-C in the terminal, or a service manager's stop
         try:
             code = proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
