@@ -15,7 +15,10 @@ __all__ = ["build_parser", "main"]
 def _emulator(args: argparse.Namespace) -> int:
     from ice_widgets.emulator._server import serve
 
-    return serve(args)
+    try:
+        return serve(args)
+    except KeyboardInterrupt:  # Ctrl-C before the server listened (while building the data set)
+        return 130
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -1429,7 +1429,11 @@ def serve(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m ice_widgets.emulator``."""
-    return serve(build_parser().parse_args(argv))
+    args = build_parser().parse_args(argv)
+    try:
+        return serve(args)
+    except KeyboardInterrupt:  # Ctrl-C before the server listened (while building the data set)
+        return 130
 
 
 class EmulatorProcess(NamedTuple):
