@@ -545,6 +545,18 @@ def test_add_job_serves_it_as_given(emulator: Emulator) -> None:
     assert v3(emulator, "GetPackageJob", {"JobId": "f" * 32}).json()["PackageJob"] == job
     with pytest.raises(ValueError):
         emulator.add_job(job)
+    with pytest.raises(KeyError):
+        emulator.expected("e" * 32)
+
+
+def test_fixtures_bind_the_client_to_the_emulator(ice_env: Emulator, client: object) -> None:
+    from ice_widgets import Client
+
+    job_id = ice_env.job_ids[9]
+    with Client() as from_environment:  # ALIBABA_CLOUD_* point at the emulator
+        assert from_environment.get_package_job(job_id).status == ice_env.expected(job_id)["Status"]
+    assert client.get_package_job(job_id).job_id == job_id  # type: ignore[attr-defined]
+    assert "pytest" in os.environ["HOME"]  # a temporary HOME: no real credentials file is read
 
 
 # ---------------------------------------------------------------------------------- faults
