@@ -6,7 +6,8 @@ Run > Run All Cells, and checked in the page: what the widgets show, that filter
 paging work, that the injection-corpus jobs ran no script, and that a notebook saved
 from JupyterLab still shows its cards once nbconvert has rendered it to static HTML.
 
-Screenshots go to ``docs/`` (jobcard.png, jobsview.png, watch.png).
+Screenshots of the JobCard, the JobsView and the live watch are taken on every run; with
+ICE_WIDGETS_UPDATE_SCREENSHOTS=1 they replace docs/jobcard.png, jobsview.png and watch.png.
 
 No browser is ever downloaded: the test uses /usr/bin/chromium (or ``chromium`` on PATH)
 and skips, with the reason, when there is none, unless ICE_WIDGETS_REQUIRE_BROWSER=1.
@@ -30,6 +31,9 @@ from ice_widgets.emulator import Emulator
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]
 
 DOCS = REPO / "docs"
+# Screenshots go to docs/ only when asked (they change with every run: times, "updated 1 s
+# ago"), else to a temporary folder: `ICE_WIDGETS_UPDATE_SCREENSHOTS=1 pytest tests/test_browser.py`.
+UPDATE_SCREENSHOTS = os.environ.get("ICE_WIDGETS_UPDATE_SCREENSHOTS") == "1"
 RUN_TIMEOUT_MS = int(os.environ.get("ICE_WIDGETS_RUN_TIMEOUT_MS", "240000"))
 STEP_TIMEOUT_MS = 30_000
 
@@ -99,6 +103,16 @@ def chromium_path() -> str:
         _skip_or_fail("Playwright's Python package is not installed")
     assert path is not None
     return path
+
+
+@pytest.fixture(scope="module", autouse=True)
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    global SHOTS
+    SHOTS = DOCS if UPDATE_SCREENSHOTS else tmp_path_factory.mktemp("screenshots")
+    return SHOTS
+
+
+SHOTS = DOCS
 
 
 @pytest.fixture(scope="module")
@@ -239,13 +253,13 @@ def assert_inert(opened: Opened) -> None:
 
 
 def shoot(locator: Any, name: str, *, content: str | None = None) -> Path:
-    """Screenshot one widget into docs/, with the viewport grown so the whole widget fits.
+    """Screenshot one widget (into docs/ or a temporary folder), the viewport grown to fit it.
 
     ``content``: a selector of the parts that carry content; the shot is cropped to their
     right edge (a widget box spans the whole output width even when its content does not).
     """
-    DOCS.mkdir(exist_ok=True)
-    path = DOCS / name
+    SHOTS.mkdir(exist_ok=True)
+    path = SHOTS / name
     page = locator.page
     size = page.viewport_size
     box = locator.bounding_box()
@@ -270,6 +284,7 @@ def shoot(locator: Any, name: str, *, content: str | None = None) -> Path:
     finally:
         if size is not None:
             page.set_viewport_size(size)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
     return path
 
 
@@ -431,22 +446,26 @@ def test_live_watch(lab: Any, page: Any, emu: Emulator) -> None:
     opened = open_and_run(page, lab, "live_watch.ipynb", wait=False)
     watch_box = page.locator(".ice-watch").first
     badges = ".ice-watch table.ice-table .ice-badge"
-    # Live: some jobs already finished while others still run, in the same widget ...
-    page.wait_for_function(
-        f"() => {{ const b = [...document.querySelectorAll('{badges}')].map(e => e.className); "
-        "return b.some(c => c.includes('ice-status-running')) && "
-        "b.some(c => /ice-status-(success|fail)/.test(c)); }",
-        timeout=60_000,
-        polling=100,
-    )
-    shoot(watch_box, "watch.png")
-    # ... and then all of them have finished, without anyone touching the page.
+    # Live: the widget changes by itself, from jobs still running to all finished. The
+    # screenshot is taken mid-way when possible (half of the jobs done, others running).
+    seen_running = shot = False
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        kinds = page.eval_on_selector_all(badges, "els => els.map(e => e.className)")
+        running = sum("ice-status-running" in k for k in kinds)
+        finished = sum(bool(re.search(r"ice-status-(success|fail)", k)) for k in kinds)
+        seen_running = seen_running or running > 0
+        if not shot and running and finished >= 3:
+            shoot(watch_box, "watch.png")
+            shot = True
+        if finished == 6:
+            break
+        page.wait_for_timeout(100)
+    assert seen_running, "the watch never showed a running job"
+    assert finished == 6, f"the watch did not finish: {kinds}"
+    if not shot:
+        shoot(watch_box, "watch.png")
     wait_all_ran(page, "live_watch.ipynb")
-    page.wait_for_function(
-        f"() => {{ const b = [...document.querySelectorAll('{badges}')]; return b.length === 6 && "
-        "b.every(e => /ice-status-(success|fail)/.test(e.className)); }",
-        timeout=30_000,
-    )
     rows = watch_box.locator("table.ice-table tbody tr")
     shown = {}
     for i in range(rows.count()):
