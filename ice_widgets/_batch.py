@@ -234,7 +234,8 @@ class RawSender:
     def _reusable(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
         while self._idle:
             reader, writer = self._idle.pop()
-            if reader.at_eof() or writer.is_closing() or reader._buffer:  # type: ignore[attr-defined]
+            stray = bool(getattr(reader, "_buffer", b""))  # bytes the server sent unasked
+            if reader.at_eof() or writer.is_closing() or stray:
                 writer.close()  # closed by the server, or stray bytes: not reusable
                 continue
             return reader, writer
