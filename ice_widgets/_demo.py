@@ -341,7 +341,6 @@ class DemoServers:
                 "--ServerApp.port_retries=0",
                 f"--ServerApp.root_dir={self.notebook_dir}",
                 f"--IdentityProvider.token={self.token}",
-                "--ServerApp.disable_check_xsrf=False",
                 "--LabApp.news_url=None",
                 "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
                 "--LabApp.extension_manager=readonly",

@@ -391,9 +391,12 @@ def test_batch_analysis_jobs_view(lab: Any, page: Any, emu: Emulator, tmp_path: 
         ".filter(i => i.naturalWidth > 100 && i.offsetParent !== null).length >= 2",
     )
 
-    # the hostile jobs' card is on the page, as text
-    hostile = page.locator(".ice-jobcard", has_text="<script>")
-    assert hostile.count() >= 1
+    # the hostile jobs' cards are on the page, their payloads shown as text
+    hostile = cell(page, "hostile = df[").locator(".ice-jobcard")
+    assert hostile.count() == len(emu.hostile_ids)
+    hostile_text = cell(page, "hostile = df[").inner_text()
+    assert all(job_id in hostile_text for job_id in emu.hostile_ids)
+    assert "<script>window.__ice_pwned = 1</script>" in hostile_text
     assert_inert(opened)
 
     # Save from JupyterLab, render the saved notebook with nbconvert (no kernel), open that.
@@ -405,9 +408,13 @@ def test_batch_analysis_jobs_view(lab: Any, page: Any, emu: Emulator, tmp_path: 
     static_opened = Opened(static_page)
     static_page.goto(static.as_uri())
     text = static_page.inner_text("body")
-    assert "2,000 jobs" in text or "2000 jobs" in text
-    assert static_page.locator(".ice-card").count() >= 1
-    assert static_page.locator(".ice-card .ice-badge").count() >= 1
+    successes = sum(emu.expected(i)["Status"] == "Success" for i in listed)
+    assert re.search(rf"^Success\s+{successes}$", text, re.M), "the summary is missing"
+    assert re.search(r"^total\s+2000$", text, re.M)
+    assert "2,000 jobs" in text  # the JobsView's static summary
+    assert static_page.locator(".ice-card").count() >= len(emu.hostile_ids)
+    assert static_page.locator(".ice-card .ice-badge").count() >= len(emu.hostile_ids)
+    assert "<script>window.__ice_pwned = 1</script>" in text
     assert_inert(static_opened)
 
 
