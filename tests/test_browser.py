@@ -485,3 +485,15 @@ def test_live_watch(lab: Any, page: Any, emu: Emulator) -> None:
     assert "no longer refreshing" in watch_box.inner_text()
     assert "all finished: True" in cell(page, "await w.task").inner_text()
     assert_inert(opened)
+
+
+# ------------------------------------------------------------------------- skip policy
+
+
+def test_missing_browser_skips_unless_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ICE_WIDGETS_REQUIRE_BROWSER", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="no Chromium"):
+        _skip_or_fail("no Chromium installed")
+    monkeypatch.setenv("ICE_WIDGETS_REQUIRE_BROWSER", "1")
+    with pytest.raises(pytest.fail.Exception, match="ICE_WIDGETS_REQUIRE_BROWSER=1"):
+        _skip_or_fail("no Chromium installed")
