@@ -169,6 +169,37 @@ def test_fatal_error_stops_the_batch_early() -> None:
     assert calls <= 16
 
 
+def test_transient_failures_get_a_second_pass_after_the_others() -> None:
+    attempts: dict[str, int] = {}
+    order: list[str] = []
+
+    async def fetch_one(job_id: str) -> PackageJob:
+        attempts[job_id] = attempts.get(job_id, 0) + 1
+        order.append(job_id)
+        await asyncio.sleep(0)
+        if job_id == "always":
+            raise ice_widgets.ServerError("down", code="ServiceUnavailable")
+        if job_id.startswith("flaky") and attempts[job_id] == 1:
+            raise ice_widgets.TransportError("reset", code="ConnectionError")
+        if job_id == "gone":
+            raise ice_widgets.NotFoundError("no", code="InvalidParameter.ResourceNotFound")
+        return PackageJob(job_id=job_id, status="Success")
+
+    ids = ["flaky1", "ok1", "always", "gone", "flaky2", *(f"ok{i}" for i in range(2, 20))]
+    progress = BatchProgress(len(ids))
+    results = asyncio.run(run_batch(ids, fetch_one, concurrency=3, progress=progress))
+    assert isinstance(results["flaky1"], PackageJob) and isinstance(results["flaky2"], PackageJob)
+    assert results["always"] == JobError("always", "ServiceUnavailable", "down")
+    assert results["gone"].code == "InvalidParameter.ResourceNotFound"  # not transient: one try
+    assert attempts == {**dict.fromkeys(ids, 1), "flaky1": 2, "flaky2": 2, "always": 2}
+    assert order.index("flaky1", 1) > order.index("ok19")  # retried after every other ID
+    assert progress.done == len(ids) and progress.errors == 2
+
+    attempts.clear()
+    once = asyncio.run(run_batch(ids, fetch_one, concurrency=3, passes=1))
+    assert once["flaky1"] == JobError("flaky1", "ConnectionError", "reset")
+
+
 def test_unexpected_exceptions_become_error_rows() -> None:
     async def fetch_one(job_id: str) -> PackageJob:
         raise ValueError("boom")
