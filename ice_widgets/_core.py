@@ -672,6 +672,12 @@ class AdaptiveRate:
         Answers per measuring interval.
     interval_seconds : float
         An interval also ends after this long with at least 5 answers.
+    cooldown : float
+        Least seconds between two gentle decreases (heavy throttling waits for none).
+    max_noise : float
+        The largest throttled share ever taken for noise; more is always a rate signal.
+        While noise is tolerated, a decrease is tried again when sending more stops
+        bringing more accepted answers (a rate limit reached meanwhile).
     window : float
         Seconds over which accepted throughput is measured.
     min_rate, max_rate : float
@@ -689,6 +695,7 @@ class AdaptiveRate:
         interval_seconds: float = 1.0,
         window: float = 1.0,
         cooldown: float = 0.2,
+        max_noise: float = 0.35,
         min_rate: float = 0.5,
         max_rate: float = 100_000.0,
     ) -> None:
@@ -702,6 +709,7 @@ class AdaptiveRate:
         self.interval_seconds = interval_seconds
         self.window = window
         self.cooldown = cooldown
+        self.max_noise = max_noise
         self.min_rate = min_rate
         self.max_rate = max_rate
         self.rate: float | None = None  # requests per second; None = unlimited
@@ -720,10 +728,14 @@ class AdaptiveRate:
         self._i_answers = 0
         self._i_throttled = 0
         # before the last decrease: rate, ceiling, throttled share, answers per second
-        self._pending: tuple[float | None, float | None, float, float] | None = None
+        self._pending: tuple[float | None, float | None, float, float, float] | None = None
         self._last_decrease = -math.inf
         self._first_throttle: float | None = None
         self._noise_seen = False
+        self._testing_limit = False
+        self._noise_reference: tuple[float, float] | None = None
+        self._sent_avg: float | None = None
+        self._got_avg: float | None = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -781,8 +793,16 @@ class AdaptiveRate:
         self._i_answers += 1
         self._i_throttled += throttled
         answers = self._i_answers
-        if answers >= self.interval_answers or (
-            answers >= 5 and now - self._i_start >= self.interval_seconds
+        if (
+            answers >= self.interval_answers
+            or (self._i_throttled >= 10 and 2 * self._i_throttled >= answers)  # heavy: react now
+            or (  # some throttling while none is expected: react early too
+                self._i_throttled >= 4
+                and answers >= 10
+                and not self._noise_seen
+                and 5 * self._i_throttled >= answers
+            )
+            or (answers >= 5 and now - self._i_start >= self.interval_seconds)
         ):
             self._close_interval(now)
 
@@ -794,42 +814,81 @@ class AdaptiveRate:
         answer_rate = answers / interval
         accepted_rate = (answers - throttled) / interval
         pending, self._pending = self._pending, None
-        if pending is not None and self._undo_if_noise(now, pending, share, answers, answer_rate):
-            return
-        if self._noise_seen and share <= 0.5:
-            # Once throttling independent of the rate has been seen, follow its level.
-            self.noise += 0.1 * (share - self.noise)
+        if pending is not None:
+            if self._undo_if_noise(now, pending, share, answers, answer_rate, accepted_rate):
+                return
+            if self._noise_seen:
+                # The decrease held: a rate limit after all. What is left at the lower rate
+                # bounds the noise; after a suspected limit, start learning it afresh.
+                self.noise = 0.0 if self._testing_limit else min(self.noise, share)
+                self._noise_seen = self.noise > 0.0
+            self._testing_limit = False
         if throttled < 2 or share <= self.noise + self._margin(self.noise, answers):
+            if self._noise_seen:
+                # Once throttling independent of the rate has been seen, follow its level
+                # (only with shares that look like it: more is a rate signal, not noise).
+                self.noise = min(self.max_noise, self.noise + 0.1 * (share - self.noise))
+                if throttled >= 2 and self._limit_suspected(answer_rate, accepted_rate):
+                    # Tolerated throttling may hide a rate limit reached since: test again.
+                    self._testing_limit = True
+                    self._lower(now, accepted_rate, answer_rate, share)
             return
         if share > 0.5 or now - self._last_decrease >= self.cooldown:
             self._lower(now, accepted_rate, answer_rate, share)
 
+    def _limit_suspected(self, answer_rate: float, accepted_rate: float) -> bool:
+        """Whether sending more has stopped bringing more accepted answers (a rate limit).
+
+        Under noise the accepted rate grows with the sent rate; under a limit it stays flat.
+        Compared, smoothed, with the rates when the noise was last confirmed.
+        """
+        sent = self._sent_avg = (
+            answer_rate if self._sent_avg is None else 0.7 * self._sent_avg + 0.3 * answer_rate
+        )
+        got = self._got_avg = (
+            accepted_rate if self._got_avg is None else 0.7 * self._got_avg + 0.3 * accepted_rate
+        )
+        reference = self._noise_reference
+        if reference is None:
+            self._noise_reference = (sent, got)
+            return False
+        return sent >= 1.15 * reference[0] and got < 1.05 * reference[1]
+
     def _undo_if_noise(
         self,
         now: float,
-        pending: tuple[float | None, float | None, float, float],
+        pending: tuple[float | None, float | None, float, float, float],
         share: float,
         answers: int,
         answer_rate: float,
+        accepted_rate: float,
     ) -> bool:
         """Check the last decrease; undo it when throttling did not depend on the rate.
 
         After sending less, a rate limit predicts less throttling (the server still accepts
         the same number per second); throttles that do not depend on the rate predict the
-        same share. Noise only when the share is clearly above the limit's prediction and
-        not clearly above the share before. Only a real drop in what was sent tests
-        anything.
+        same share. Noise only when the share is clearly above the limit's prediction, not
+        clearly above the share before, and nearer to it. Only a real drop in what was sent
+        tests anything. A fluke near a limit can pass for noise: then
+        :meth:`_limit_suspected` catches the limit again.
         """
-        before_rate, before_ceiling, before_share, before_answer_rate = pending
+        before_rate, before_ceiling, before_share, before_answer_rate, before_accepted_rate = pending
         if before_share > 0.5 or share > 0.5 or answer_rate > 0.92 * before_answer_rate:
-            return False
-        if share > before_share + self._margin(before_share, answers):
-            return False
+            return False  # no test: heavy throttling, or not less was sent
+        if accepted_rate > 0.97 * before_accepted_rate:
+            return False  # as many accepted as before with less sent: the mark of a rate limit
         predicted = max(0.0, 1.0 - (1.0 - before_share) * before_answer_rate / answer_rate)
-        if share <= predicted + self._margin(predicted, answers) or share <= self.noise:
+        if (
+            share > before_share + self._margin(before_share, answers)
+            or share <= predicted + self._margin(max(predicted, 0.05), answers)
+            or share <= self.noise
+            or abs(share - before_share) >= abs(share - predicted)
+        ):
             return False  # a rate limit explains it
-        self.noise = max(self.noise, (share + before_share) / 2)
+        self.noise = min(self.max_noise, max(self.noise, (share + before_share) / 2))
         self._noise_seen = True
+        self._noise_reference = None  # taken afresh at the next tolerated interval
+        self._sent_avg = self._got_avg = None
         self.rate, self.ceiling = before_rate, before_ceiling
         self.undone += 1
         self._last_change = now
@@ -839,15 +898,16 @@ class AdaptiveRate:
         rate = self.rate
         # What was really sent: retry backoff may keep requests below the configured rate.
         sent = answer_rate if rate is None else min(rate, answer_rate)
-        # Most answers throttled: straight to what the server accepted (at most halving);
-        # otherwise a gentle multiplicative decrease.
-        new_rate = max(0.95 * accepted_rate, 0.5 * sent) if share > 0.5 else self.decrease * sent
+        # Towards what the server accepted, by at least the gentle `decrease` and at most to
+        # a half (a quarter when most answers were throttled) at once.
+        floor = 0.25 if share > 0.5 else 0.5
+        new_rate = min(self.decrease * sent, max(0.95 * accepted_rate, floor * sent))
         if self._first_throttle is not None and now - self._first_throttle >= self.window:
             # Never below what it has been accepting over the last window: a fixed-window
             # limiter stays shut whatever the rate until it reopens.
             new_rate = max(new_rate, self.decrease * len(self._accepted) / self.window)
         if self.rate is not None:  # the first decrease, from unlimited, meets a burst: not tested
-            self._pending = (self.rate, self.ceiling, share, answer_rate)
+            self._pending = (self.rate, self.ceiling, share, answer_rate, accepted_rate)
         self.ceiling = sent
         self.rate = max(self.min_rate, min(self.max_rate, new_rate))
         self.decreases += 1

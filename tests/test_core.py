@@ -437,15 +437,16 @@ def test_adaptive_rate_ignores_answers_paced_at_the_old_rate() -> None:
 
 def test_adaptive_rate_heavy_throttling_goes_to_the_accepted_rate() -> None:
     rate = AdaptiveRate()
-    rate.rate = 1000.0
-    # 40 answers in 0.04 s, 36 throttled: the server accepted 4 / 0.04 s = 100/s
-    feed(rate, 10.0, ([True] * 9 + [False]) * 4)
-    assert rate.rate is not None and 500.0 <= rate.rate <= 1000.0 * 0.85
-    assert rate.rate == pytest.approx(500.0), "never below half at once"
+    rate.rate = 100.0
+    # Sent at 100/s, 3 of 4 throttled: the server accepts about 25/s. Heavy throttling ends
+    # the interval early (10 throttles) and goes towards that, but not below a quarter at once.
+    feed(rate, 10.0, [True, True, True, False] * 3 + [True], spacing=0.01)
+    assert rate.decreases == 1
+    assert rate.rate == pytest.approx(25.0, rel=0.05)
     rate = AdaptiveRate()
-    rate.rate = 150.0
-    feed(rate, 10.0, ([True] * 3 + [False]) * 10, spacing=1 / 150)
-    assert rate.rate == pytest.approx(75.0)
+    rate.rate = 1000.0
+    feed(rate, 10.0, [True] * 9 + [False] + [True], spacing=0.001)
+    assert rate.decreases == 1 and rate.rate == pytest.approx(250.0), "never below a quarter at once"
     rate = AdaptiveRate()
     rate.rate = 150.0
     feed(rate, 10.0, ([True] + [False] * 9) * 4, spacing=1 / 150)
@@ -550,20 +551,28 @@ def simulate(
 
 
 @pytest.mark.parametrize(
-    ("make", "rtt"),
+    ("make", "rtt", "efficiency"),
     [
-        (lambda: TokenBucket(150, 150), 0.002),  # the emulator's --qps 150 (burst = qps)
-        (lambda: TokenBucket(150, 150), 0.02),
-        (lambda: TokenBucket(150, 15), 0.002),  # a small burst
-        (lambda: TokenBucket(150, 450), 0.002),  # a large burst inflates the first estimate
-        (lambda: FixedWindow(150), 0.005),  # a per-second window that stays shut once full
+        (lambda: TokenBucket(150, 150), 0.002, 0.85),  # the emulator's --qps 150 (burst = qps)
+        (lambda: TokenBucket(150, 150), 0.02, 0.85),
+        (lambda: TokenBucket(150, 15), 0.002, 0.85),  # a small burst
+        (lambda: TokenBucket(150, 450), 0.002, 0.85),  # a large burst inflates the first estimate
+        # A per-second window that stays shut once full, whatever the rate: a harder limiter.
+        (lambda: FixedWindow(150), 0.005, 0.75),
+    ],
+    ids=[
+        "bucket-burst150-rtt2ms",
+        "bucket-burst150-rtt20ms",
+        "bucket-burst15",
+        "bucket-burst450",
+        "fixed-window",
     ],
 )
 def test_adaptive_rate_converges_on_the_limit(
-    make: Callable[[], TokenBucket | FixedWindow], rtt: float
+    make: Callable[[], TokenBucket | FixedWindow], rtt: float, efficiency: float
 ) -> None:
     throughput, throttled_share, rate = simulate(make(), rtt=rtt)
-    assert throughput >= 0.85 * 150, (throughput, rate)
+    assert throughput >= efficiency * 150, (throughput, rate)
     assert throttled_share < 0.10, (throttled_share, rate)
     assert rate.rate is not None and 0.7 * 150 < rate.rate < 1.3 * 150
 
@@ -600,7 +609,8 @@ def test_random_throttles_do_not_drive_the_rate_to_nothing(seed: int) -> None:
     throughput, throttled_share, rate = simulate(
         RandomThrottles(0.2, seed), workers=unlimited_workers, duration=20.0, warmup=2.0, seed=seed
     )
-    # Without any rate control the same callers reach about 800/s (backoff included).
-    assert throughput >= 500, (throughput, rate)
+    # Without any rate control the same callers reach about 800/s (backoff included); a
+    # controller that took every throttle for a limit would end near its minimum rate.
+    assert throughput >= 300, (throughput, rate)
     assert 0.15 <= throttled_share <= 0.25
     assert rate.noise > 0.1 and rate.undone >= 1
