@@ -639,20 +639,25 @@ class AdaptiveRate:
     """An AIMD send-rate controller shared by every request of one client.
 
     Unlimited until throttling is seen. Answers are counted in short intervals
-    (``interval_answers`` answers, or ``interval_seconds``); an interval with throttling
-    clearly above the background ``noise`` lowers the rate multiplicatively and gently
-    (``decrease``; towards the throughput the server was just accepting, never below half
-    at once). Between decreases, while requests wait for it, the rate grows additively:
-    quickly back towards the rate before the last decrease, slowly (``probe``) near it, and
-    multiplicatively (``accelerate``) once past it, in case the limit has risen. A batch so
-    converges on the account's limit.
+    (``interval_answers`` answers, ``interval_seconds``, or sooner when throttling piles
+    up). An interval with throttling clearly above the background ``noise`` lowers the rate
+    towards the throughput the server was just accepting: by ``decrease`` (gentler than
+    halving) when throttling is moderate, at most to a half at once (a quarter when most
+    answers were throttled), and never below ``decrease`` times what the server accepted
+    over the last ``window``. Between decreases, while requests wait for it, the rate
+    grows: quickly back towards the rate before the last decrease (``recover``), slowly
+    near it (``probe``), multiplicatively past it (``accelerate``), in case the limit has
+    risen. A batch so converges on the account's limit with few throttled answers.
 
-    Every decrease is checked: under a real rate limit, throttling falls after it. When the
-    next interval is throttled as much as before (throttling that does not depend on the
-    rate: a shared service under load, an emulator injecting random faults), the decrease
-    is undone and that share becomes the background ``noise`` (it decays slowly), so random
-    throttles cannot drive the rate to nothing. Heavy throttling (over half the answers) is
-    always taken as a rate signal.
+    Every gentle decrease is checked at the next interval. Under a rate limit, sending less
+    leaves the accepted rate as it was and throttling falls; throttling that does not
+    depend on the rate (a shared service under load, an emulator injecting random faults)
+    keeps its share while fewer answers are accepted. Then the decrease is undone and the
+    share becomes the tolerated ``noise`` (at most ``max_noise``), followed as it drifts,
+    so random throttles cannot drive the rate to nothing. While noise is tolerated, a rate
+    limit reached later shows as more requests sent without more accepted: the rate is
+    lowered and checked again. Heavy throttling (over half the answers) is always a rate
+    signal.
 
     Pure: every method takes the time ``now`` (any monotonic clock); ``acquired_at`` is
     the time the request reserved its slot with :meth:`acquire`, so that answers to
@@ -727,7 +732,7 @@ class AdaptiveRate:
         self._i_start: float | None = None
         self._i_answers = 0
         self._i_throttled = 0
-        # before the last decrease: rate, ceiling, throttled share, answers per second
+        # before the last decrease: rate, ceiling, throttled share, answers and accepted per second
         self._pending: tuple[float | None, float | None, float, float, float] | None = None
         self._last_decrease = -math.inf
         self._first_throttle: float | None = None
