@@ -550,6 +550,7 @@ async def run_batch(
     progress: BatchProgress | None = None,
     on_result: Callable[[str, Record], None] | None = None,
     passes: int = 2,
+    collect: bool = True,
 ) -> dict[str, Record]:
     """Fetch every ID with ``concurrency`` worker coroutines pulling from one iterator.
 
@@ -567,7 +568,8 @@ async def run_batch(
     Returns
     -------
     dict
-        ``{job_id: PackageJob or JobError}`` for every ID.
+        ``{job_id: PackageJob or JobError}`` for every ID; empty with ``collect=False``
+        (then ``on_result`` is the only consumer and nothing is kept here).
     """
     progress = progress or BatchProgress()
     results: dict[str, Record] = {}
@@ -597,7 +599,8 @@ async def run_batch(
             if isinstance(record, JobError):
                 progress.errors += 1
             progress.done += 1
-            results[job_id] = record
+            if collect:
+                results[job_id] = record
             if on_result is not None:
                 on_result(job_id, record)
 

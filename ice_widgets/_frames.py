@@ -263,73 +263,148 @@ def build_frame(
         If a record is neither a PackageJob, a JobError nor a mapping.
     """
     rows = [_as_job(r) for r in records]
-    fetched = _to_timestamp(fetched_at) if fetched_at is not None else pd.Timestamp.now(tz="UTC")
-    n = len(rows)
-    blank = PackageJob()
-    jobs: list[PackageJob] = []
-    error_code: list[str | None] = [None] * n
-    error_message: list[str | None] = [None] * n
-    job_ids: list[str | None] = [None] * n
+    builder = FrameBuilder(len(rows))
     for i, row in enumerate(rows):
-        if isinstance(row, PackageJob):
-            jobs.append(row)
-            job_ids[i] = row.job_id
-        else:
-            jobs.append(blank)
-            job_ids[i] = row.job_id
-            error_code[i] = row.code
-            error_message[i] = row.message
+        builder.put(i, row)
+    return builder.frame(fetched_at=fetched_at, endpoint=endpoint)
 
-    statuses = [j.status for j in jobs]
-    columns: dict[str, Any] = {}
-    columns["job_id"] = _strings(job_ids)
-    columns["name"] = _strings([j.name for j in jobs])
-    columns["status"] = _status_column(statuses)
-    columns["trigger_source"] = _strings([j.trigger_source for j in jobs])
-    columns["priority"] = _priority_column([j.priority for j in jobs])
-    columns["pipeline_id"] = _strings([j.pipeline_id for j in jobs])
-    columns["input_media"] = _object_column(
-        [[m.media for m in j.inputs if m.media is not None] for j in jobs]
+
+class FrameBuilder:
+    """The columns of :func:`build_frame`, filled one row slot at a time, in any order.
+
+    The batch engine puts each record in its row as it arrives and keeps no PackageJob
+    (nor its raw dict) alive: a row costs its column values only, which keeps the memory
+    of a 200,000-ID batch down. Slots never filled become empty rows.
+
+    Parameters
+    ----------
+    n : int
+        Number of rows.
+    """
+
+    __slots__ = (
+        "code",
+        "create",
+        "error_code",
+        "error_message",
+        "finish",
+        "input_media",
+        "job_id",
+        "message",
+        "modified",
+        "n",
+        "name",
+        "output_media",
+        "output_url",
+        "pipeline_id",
+        "priority",
+        "status",
+        "submit",
+        "trigger_source",
+        "user_data",
     )
-    columns["output_media"] = _strings([j.output.media if j.output is not None else None for j in jobs])
-    columns["output_url"] = _strings([j.output_url for j in jobs])
-    columns["code"] = _strings([j.code for j in jobs])
-    columns["message"] = _strings([j.message for j in jobs])
-    columns["user_data"] = _strings([j.user_data for j in jobs])
 
-    ns: dict[str, np.ndarray] = {}
-    for name in TIME_COLUMNS:
-        ns[name] = _ns_array([_micros(getattr(j, name)) for j in jobs])
-        columns[name] = _times(ns[name])
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.job_id: list[str | None] = [None] * n
+        self.name: list[str | None] = [None] * n
+        self.status: list[str | None] = [None] * n
+        self.trigger_source: list[str | None] = [None] * n
+        self.priority: list[int | None] = [None] * n
+        self.pipeline_id: list[str | None] = [None] * n
+        self.input_media: list[list[str] | None] = [None] * n
+        self.output_media: list[str | None] = [None] * n
+        self.output_url: list[str | None] = [None] * n
+        self.code: list[str | None] = [None] * n
+        self.message: list[str | None] = [None] * n
+        self.user_data: list[str | None] = [None] * n
+        self.submit: list[int] = [_NAT] * n  # microseconds since the epoch, or _NAT
+        self.finish: list[int] = [_NAT] * n
+        self.create: list[int] = [_NAT] * n
+        self.modified: list[int] = [_NAT] * n
+        self.error_code: list[str | None] = [None] * n
+        self.error_message: list[str | None] = [None] * n
 
-    submit, finish = ns["submit_time"], ns["finish_time"]
-    submit_ok = submit != _NAT
-    duration = np.full(n, _NAT, dtype=np.int64)
-    both = submit_ok & (finish != _NAT)
-    if both.any():
-        delta = finish[both] - submit[both]
-        delta[delta < 0] = _NAT
-        duration[both] = delta
-    columns["duration"] = duration.view(DELTA_DTYPE)
+    def put(self, i: int, record: PackageJob | JobError, job_id: str | None = None) -> None:
+        """Fill row ``i`` from ``record``; ``job_id`` replaces a missing ``record.job_id``."""
+        if isinstance(record, PackageJob):
+            self.job_id[i] = record.job_id if record.job_id is not None else job_id
+            self.name[i] = record.name
+            self.status[i] = record.status
+            self.trigger_source[i] = record.trigger_source
+            self.priority[i] = record.priority
+            self.pipeline_id[i] = record.pipeline_id
+            if record.inputs:
+                self.input_media[i] = [m.media for m in record.inputs if m.media is not None]
+            output = record.output
+            self.output_media[i] = output.media if output is not None else None
+            self.output_url[i] = record.output_url
+            self.code[i] = record.code
+            self.message[i] = record.message
+            self.user_data[i] = record.user_data
+            self.submit[i] = _micros(record.submit_time)
+            self.finish[i] = _micros(record.finish_time)
+            self.create[i] = _micros(record.create_time)
+            self.modified[i] = _micros(record.modified_time)
+        else:
+            self.job_id[i] = record.job_id if record.job_id is not None else job_id
+            self.error_code[i] = record.code
+            self.error_message[i] = record.message
 
-    fetched_ns = int(fetched.as_unit("ns").value)
-    unfinished = np.fromiter((s not in FINISHED_STATUSES for s in statuses), dtype=bool, count=n)
-    elapsed = np.full(n, _NAT, dtype=np.int64)
-    pick = unfinished & submit_ok
-    if pick.any():
-        elapsed[pick] = np.maximum(fetched_ns - submit[pick], 0)
-    columns["elapsed"] = elapsed.view(DELTA_DTYPE)
+    def frame(
+        self, *, fetched_at: datetime | pd.Timestamp | str | None = None, endpoint: str | None = None
+    ) -> pd.DataFrame:
+        """The typed frame (see :func:`build_frame`); each column is converted once."""
+        fetched = _to_timestamp(fetched_at) if fetched_at is not None else pd.Timestamp.now(tz="UTC")
+        n = self.n
+        statuses = self.status
+        columns: dict[str, Any] = {}
+        columns["job_id"] = _strings(self.job_id)
+        columns["name"] = _strings(self.name)
+        columns["status"] = _status_column(statuses)
+        columns["trigger_source"] = _strings(self.trigger_source)
+        columns["priority"] = _priority_column(self.priority)
+        columns["pipeline_id"] = _strings(self.pipeline_id)
+        columns["input_media"] = _object_column([v if v is not None else [] for v in self.input_media])
+        columns["output_media"] = _strings(self.output_media)
+        columns["output_url"] = _strings(self.output_url)
+        columns["code"] = _strings(self.code)
+        columns["message"] = _strings(self.message)
+        columns["user_data"] = _strings(self.user_data)
 
-    columns["error_code"] = _strings(error_code)
-    columns["error_message"] = _strings(error_message)
+        ns: dict[str, np.ndarray] = {}
+        for name, micros in zip(TIME_COLUMNS, (self.submit, self.finish, self.create, self.modified)):
+            ns[name] = _ns_array(micros)
+            columns[name] = _times(ns[name])
 
-    frame = pd.DataFrame(columns, index=pd.RangeIndex(n), columns=list(COLUMNS), copy=False)
-    frame.attrs = {
-        "endpoint": endpoint,
-        "fetched_at": fetched.isoformat(),
-        "counts": _counts(frame),
-    }
-    return frame
+        submit, finish = ns["submit_time"], ns["finish_time"]
+        submit_ok = submit != _NAT
+        duration = np.full(n, _NAT, dtype=np.int64)
+        both = submit_ok & (finish != _NAT)
+        if both.any():
+            delta = finish[both] - submit[both]
+            delta[delta < 0] = _NAT
+            duration[both] = delta
+        columns["duration"] = duration.view(DELTA_DTYPE)
+
+        fetched_ns = int(fetched.as_unit("ns").value)
+        unfinished = np.fromiter((s not in FINISHED_STATUSES for s in statuses), dtype=bool, count=n)
+        elapsed = np.full(n, _NAT, dtype=np.int64)
+        pick = unfinished & submit_ok
+        if pick.any():
+            elapsed[pick] = np.maximum(fetched_ns - submit[pick], 0)
+        columns["elapsed"] = elapsed.view(DELTA_DTYPE)
+
+        columns["error_code"] = _strings(self.error_code)
+        columns["error_message"] = _strings(self.error_message)
+
+        frame = pd.DataFrame(columns, index=pd.RangeIndex(n), columns=list(COLUMNS), copy=False)
+        frame.attrs = {
+            "endpoint": endpoint,
+            "fetched_at": fetched.isoformat(),
+            "counts": _counts(frame),
+        }
+        return frame
 
 
 def _counts(frame: pd.DataFrame) -> dict[str, Any]:
@@ -439,10 +514,8 @@ async def _gather(
     workers: int,
     cache: Any,
     state: Any,
-) -> tuple[list[PackageJob | JobError], str]:
-    """Fetch the usable IDs among ``entries`` (cache first) and return the rows in order."""
-    import dataclasses
-
+) -> tuple[FrameBuilder, str]:
+    """Fetch the usable IDs among ``entries`` (cache first) into a FrameBuilder, in order."""
     from ice_widgets._batch import async_client_for, run_batch, sync_fetcher
 
     close_sync = None
@@ -459,19 +532,29 @@ async def _gather(
         fetch_one, close_sync = sync_fetcher(client, workers)
         endpoint = client.endpoint
     try:
-        ids = [e for e in entries if isinstance(e, str)]
-        invalid = len(entries) - len(ids)
-        state.done += invalid
-        state.errors += invalid
-        found: dict[str, PackageJob | JobError] = {}
+        builder = FrameBuilder(len(entries))
+        row_of: dict[str, int] = {}
+        for i, entry in enumerate(entries):
+            if isinstance(entry, JobError):
+                builder.put(i, entry)
+                state.done += 1
+                state.errors += 1
+            else:
+                row_of[entry] = i
         if cache is not None:
-            found.update(_cache_read(cache, ids, endpoint))
-            state.cached = len(found)
-            state.done += len(found)
-        todo = [i for i in ids if i not in found]
+            cached = _cache_read(cache, list(row_of), endpoint)
+            for job_id, job in cached.items():
+                builder.put(row_of[job_id], job, job_id)
+            state.cached = len(cached)
+            state.done += len(cached)
+            todo = [i for i in row_of if i not in cached]
+            del cached
+        else:
+            todo = list(row_of)
         pending: list[PackageJob] = []
 
         def on_result(job_id: str, record: PackageJob | JobError) -> None:
+            builder.put(row_of[job_id], record, job_id)  # the record itself is not kept
             if cache is not None and isinstance(record, PackageJob) and record.is_finished:
                 pending.append(record)
                 if len(pending) >= 500:
@@ -480,27 +563,18 @@ async def _gather(
 
         try:
             if todo:
-                fetched = await run_batch(
+                await run_batch(
                     todo,
                     fetch_one,
                     concurrency=min(workers, len(todo)),
                     progress=state,
                     on_result=on_result,
+                    collect=False,
                 )
-                found.update(fetched)
         finally:  # what was fetched stays cached, even after Ctrl-C or a fatal error
             if pending:
                 _cache_write(cache, pending, endpoint)
-        rows: list[PackageJob | JobError] = []
-        for entry in entries:
-            if isinstance(entry, JobError):
-                rows.append(entry)
-                continue
-            record = found[entry]
-            if isinstance(record, PackageJob) and record.job_id is None:
-                record = dataclasses.replace(record, job_id=entry)
-            rows.append(record)
-        return rows, endpoint
+        return builder, endpoint
     finally:
         if owned:
             await aclient.aclose()
@@ -589,7 +663,7 @@ def fetch_jobs(
     state = BatchProgress(len(entries))
     bar = _Bar(progress and bool(entries), len(entries), "GetPackageJob")
     try:
-        rows, endpoint = run_sync(
+        builder, endpoint = run_sync(
             lambda: _gather(entries, client, workers, store, state),
             tick=lambda: bar.show(state.done, state.errors),
         )
@@ -597,7 +671,7 @@ def fetch_jobs(
         bar.close(state.done, state.errors)
         if owned and store is not None:
             store.close()
-    return build_frame(rows, endpoint=endpoint)
+    return builder.frame(endpoint=endpoint)
 
 
 async def afetch_jobs(
@@ -631,7 +705,7 @@ async def afetch_jobs(
 
     ticker = asyncio.create_task(tick()) if progress and entries else None
     try:
-        rows, endpoint = await _gather(entries, client, workers, store, state)
+        builder, endpoint = await _gather(entries, client, workers, store, state)
     finally:
         if ticker is not None:
             ticker.cancel()
@@ -640,7 +714,7 @@ async def afetch_jobs(
         bar.close(state.done, state.errors)
         if owned and store is not None:
             store.close()
-    return build_frame(rows, endpoint=endpoint)
+    return builder.frame(endpoint=endpoint)
 
 
 def _bound(value: Any, name: str) -> datetime | None:
