@@ -365,6 +365,8 @@ class Client(_BaseClient):
             raise
         except httpx.HTTPError as exc:
             raise _transport_error(exc, prepared.action) from None
+        except RuntimeError as exc:  # httpx: "Cannot send a request, as the client has been closed."
+            raise TransportError(str(exc), code="ClientClosed", action=prepared.action) from None
         return response.status_code, response.headers, b"".join(chunks)
 
     def _request(self, action: str, params: Mapping[str, str], parse: Any) -> Any:
@@ -528,6 +530,8 @@ class AsyncClient(_BaseClient):
             raise
         except httpx.HTTPError as exc:
             raise _transport_error(exc, prepared.action) from None
+        except RuntimeError as exc:  # httpx: "Cannot send a request, as the client has been closed."
+            raise TransportError(str(exc), code="ClientClosed", action=prepared.action) from None
         return response.status_code, response.headers, b"".join(chunks)
 
     async def _request(self, action: str, params: Mapping[str, str], parse: Any) -> Any:

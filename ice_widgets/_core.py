@@ -327,7 +327,9 @@ _AUTH_CODES = frozenset(
     }
 )
 _SERVER_CODES = frozenset({"ServiceUnavailable", "InternalError", "UnknownError", "ServiceTimeout"})
-_NOT_RETRIED_TRANSPORT = frozenset({"UnexpectedRedirect", "RepeatedPageToken", "InvalidRequest"})
+_NOT_RETRIED_TRANSPORT = frozenset(
+    {"UnexpectedRedirect", "RepeatedPageToken", "InvalidRequest", "ClientClosed"}
+)
 
 
 def parse_retry_after(value: str | None) -> float | None:

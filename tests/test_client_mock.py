@@ -742,3 +742,21 @@ def test_pasted_whitespace_around_key_id_and_token_is_dropped() -> None:
     assert request.headers["x-acs-security-token"] == TOKEN
     assert request.headers["x-acs-accesskey-id"] == AK
     assert f"Credential={AK}," in request.headers["authorization"]
+
+
+def test_a_closed_client_says_so() -> None:
+    server = MockIce(echo_ok)
+    client = make_client(server)
+    client.close()
+    with pytest.raises(TransportError) as info:
+        client.get_package_job(JOB)
+    assert info.value.code == "ClientClosed" and server.requests == []
+
+    async def main() -> None:
+        aclient, _ = make_async(MockIce(echo_ok))
+        await aclient.aclose()
+        with pytest.raises(TransportError) as ainfo:
+            await aclient.get_package_job(JOB)
+        assert ainfo.value.code == "ClientClosed"
+
+    asyncio.run(main())
