@@ -366,6 +366,8 @@ class Client(_BaseClient):
         except httpx.HTTPError as exc:
             raise _transport_error(exc, prepared.action) from None
         except RuntimeError as exc:  # httpx: "Cannot send a request, as the client has been closed."
+            if "closed" not in str(exc):
+                raise
             raise TransportError(str(exc), code="ClientClosed", action=prepared.action) from None
         return response.status_code, response.headers, b"".join(chunks)
 
@@ -531,6 +533,8 @@ class AsyncClient(_BaseClient):
         except httpx.HTTPError as exc:
             raise _transport_error(exc, prepared.action) from None
         except RuntimeError as exc:  # httpx: "Cannot send a request, as the client has been closed."
+            if "closed" not in str(exc):
+                raise
             raise TransportError(str(exc), code="ClientClosed", action=prepared.action) from None
         return response.status_code, response.headers, b"".join(chunks)
 
