@@ -25,6 +25,7 @@ import argparse
 import os
 import platform
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -203,7 +204,6 @@ def phase_latency(n: int, sample: int) -> None:
 def phase_models(n: int) -> None:
     """The concurrency models fetch_jobs could use, at 16 requests in flight, same emulator."""
     import asyncio
-    import threading
 
     from ice_widgets._batch import _use_raw
 
@@ -270,7 +270,24 @@ def phase_qps(n: int, qps: float) -> None:
         ids = [job["JobId"] for job in generate_jobs(jobs, SEED, anchor=ANCHOR)][:n]
         expected = truth(ids, jobs)
         with client_for(emu.endpoint) as client:
-            wall, cpu, frame = measure(lambda: ice_widgets.fetch_jobs(ids, client=client, progress=False))
+            samples: list[tuple[float, int]] = []
+            stop = threading.Event()
+
+            def sample() -> None:  # accepted answers over time, for the steady-state rate
+                while not stop.wait(0.25):
+                    samples.append((time.perf_counter(), client.stats.requests - client.stats.throttled))
+
+            sampler = threading.Thread(target=sample)
+            sampler.start()
+            try:
+                wall, cpu, frame = measure(lambda: ice_widgets.fetch_jobs(ids, client=client, progress=False))
+            finally:
+                stop.set()
+                sampler.join()
+            half = samples[len(samples) // 2 :]
+            steady = (
+                (half[-1][1] - half[0][1]) / (half[-1][0] - half[0][0]) if len(half) > 2 else float("nan")
+            )
             stats = client.stats
             ok = rows_correct(frame, expected) and bool(frame["error_code"].isna().all())
             print(f"phase 2: {n:,} IDs, emulator --qps {qps:g}, no latency, fetch_jobs defaults")
@@ -278,7 +295,11 @@ def phase_qps(n: int, qps: float) -> None:
                 f"  sustained {n / wall:7.1f} jobs/s ({100 * n / wall / qps:5.1f}% of {qps:g}; target >= 85%), "
                 f"throttled {stats.throttled} of {stats.requests} requests "
                 f"({100 * stats.throttled / max(stats.requests, 1):4.1f}%; target < 10%), "
-                f"rows correct: {ok}; wall {wall:.1f} s, CPU/job {1000 * cpu / n:.3f} ms; {client.rate!r}"
+                f"rows correct: {ok}; wall {wall:.1f} s, CPU/job {1000 * cpu / n:.3f} ms"
+            )
+            print(
+                f"  steady state (second half of the run): {steady:.1f} accepted answers/s "
+                f"({100 * steady / qps:.1f}% of {qps:g}); {client.rate!r}"
             )
 
 
