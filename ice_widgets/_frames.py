@@ -29,6 +29,7 @@ __all__ = [
     "COLUMNS",
     "STRING_COLUMNS",
     "TIME_COLUMNS",
+    "FrameBuilder",
     "JobError",
     "afetch_jobs",
     "build_frame",
