@@ -10,7 +10,10 @@ kill checks that:
 - every cached job is exactly a job the server holds (no half-written job), and every
   batch is in the cache whole or not at all (one transaction per batch);
 
-and, at the end, that enough of the kills did land inside a write (so the test tests
+Then a real ``fetch_jobs(ids, cache=path)`` (which writes every 500 finished jobs) is
+killed the same way as it fetches, 5 times, with the same checks after each kill.
+
+And, at the end, that enough of the kills did land inside a write (so the test tests
 something), and that ``fetch_jobs(..., cache=path)`` completes the set: every row equals
 a fetch without cache, and the cache then holds every finished job.
 """
@@ -69,6 +72,24 @@ CHILD = textwrap.dedent(
         batch += 1
     """
 ).format(batch=BATCH)
+
+
+#: A real fetch_jobs with a cache (it writes every 500 finished jobs), killed as it runs.
+FETCH_CHILD = textwrap.dedent(
+    """
+    import json, sys
+    import ice_widgets
+    from ice_widgets import Client
+
+    cache_path, ids_path, endpoint = sys.argv[1:]
+    ids = json.load(open(ids_path))
+    with Client(endpoint=endpoint) as client:  # the key comes from the environment
+        print("ready", flush=True)
+        ice_widgets.fetch_jobs(ids, client=client, progress=False, cache=cache_path, concurrency=8)
+    print("done", flush=True)
+    """
+)
+FETCH_KILLS = 5
 
 
 @pytest.fixture(scope="module")
@@ -161,6 +182,41 @@ def test_kill_9_while_writing_the_cache(emu: Emulator, tmp_path: Path) -> None:
         counts.append(_check_cache(cache_path, emu.endpoint, truth, finished))
 
     print(f"kills inside a write: {mid_write}/{KILLS}; cached rows after each kill: {counts}")
+    # Then kill -9 a real fetch_jobs(cache=...) as it fetches and writes, a few times.
+    ids_path = tmp_path / "ids.json"
+    ids_path.write_text(json.dumps(emu.job_ids))
+    fetch_child = tmp_path / "fetch_child.py"
+    fetch_child.write_text(FETCH_CHILD)
+    emu.configure(latency_ms=3)
+    try:
+        for _ in range(FETCH_KILLS):
+            proc = subprocess.Popen(
+                [sys.executable, str(fetch_child), str(cache_path), str(ids_path), emu.endpoint],
+                stdout=subprocess.PIPE,
+                env={
+                    **os.environ,
+                    "ALIBABA_CLOUD_ACCESS_KEY_ID": emu.access_key_id,
+                    "ALIBABA_CLOUD_ACCESS_KEY_SECRET": emu.access_key_secret,
+                },
+                text=True,
+                cwd=ROOT,
+            )
+            try:
+                assert proc.stdout is not None
+                assert proc.stdout.readline().strip() == "ready"
+                time.sleep(rng.uniform(0.5, 2.0))
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(30)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(30)
+                if proc.stdout is not None:
+                    proc.stdout.close()
+            counts.append(_check_cache(cache_path, emu.endpoint, truth, []))
+    finally:
+        emu.configure(latency_ms=0)
+
     # Most kills should land inside put_many (the child does little else).
     assert mid_write >= KILLS // 4, f"only {mid_write} of {KILLS} kills landed inside a write"
     assert max(counts) > 0, "the child never committed anything"
