@@ -310,12 +310,18 @@ def test_odd_ids_become_rows_with_errors(emu: Emulator) -> None:
         assert len(row) == 1
         assert row["error_code"].isna().all()
         assert row["name"].iloc[0] == emu.expected(job_id).get("Name")
-    # No odd ID was silently mapped onto a real job, and none raised.
-    bad_rows = frame.loc[~frame["job_id"].isin(good)]
+    # The upper-cased ID: its own row, either an error or (if IDs are matched without case)
+    # exactly the job it names; never another job.
+    upper = frame.loc[frame["job_id"] == good[0].upper()]
+    assert len(upper) == 1, "a differently cased ID keeps its own row"
+    if upper["error_code"].isna().all():
+        assert upper["name"].iloc[0] == emu.expected(good[0]).get("Name")
+    # No other odd ID was silently mapped onto a real job, and none raised.
+    bad_rows = frame.loc[~frame["job_id"].isin([*good, good[0].upper()])]
     assert bad_rows["error_code"].notna().all(), bad_rows[["job_id", "error_code"]]
     assert bad_rows["status"].isna().all()
     assert len(frame) <= len(good) + len(odd)
-    assert good[0].upper() in ids, "a differently cased ID keeps its own row"
+    assert len(ids) == len(set(ids))
 
 
 def test_series_with_nan_and_duplicates(emu: Emulator) -> None:
