@@ -228,8 +228,14 @@ def test_fetch_jobs_from_the_environment(ice_env: Emulator) -> None:
     assert_rows_match(frame, ice_env, ids)
 
 
+@pytest.mark.slow
 def test_ten_thousand_ids_with_faults_duplicates_and_missing() -> None:
-    """fault_rate 0.2 (all kinds): one row per distinct ID, every row right, no exception."""
+    """fault_rate 0.2 (all kinds): one row per distinct ID, every row right, no exception.
+
+    Its duration is set by the client's AdaptiveRate reacting to the injected random
+    throttles (3-4% of requests): 15-20 s when they are taken for noise, about a minute
+    when the rate is lowered to ~170/s.
+    """
     with Emulator(jobs=10_000, seed=3, fault_rate=0.2, slow_ms=200) as emu, make_client(emu) as client:
         ids = emu.job_ids
         missing = [f"{i:032x}" for i in range(1, 51)]
