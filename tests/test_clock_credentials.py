@@ -228,3 +228,33 @@ def test_expired_sts_token_against_the_emulator(clean_env: Path) -> None:
         assert "argument" in str(info.value)
         no_secret(str(info.value), repr(info.value))
         assert emu.stats.requests == 1
+
+
+def test_batch_with_a_skewed_clock_stops_at_once(emulator: Emulator) -> None:
+    """300 IDs, a clock 20 minutes off: one ClockSkewError, not 300 error rows or retries."""
+    import ice_widgets
+    from ice_widgets._batch import DEFAULT_CONCURRENCY
+
+    with _emulator_client(emulator) as client:
+        _skewed(client, -SKEW_S)
+        before = emulator.stats.requests
+        with pytest.raises(ClockSkewError) as info:
+            ice_widgets.fetch_jobs(emulator.job_ids, client=client, progress=False)
+        sent = emulator.stats.requests - before
+    assert "clock" in str(info.value).lower()
+    # At most the requests already in flight when the first answer came back.
+    assert 1 <= sent <= DEFAULT_CONCURRENCY, f"{sent} requests for a batch doomed by clock skew"
+
+
+def test_batch_with_an_expired_token_stops_at_once(clean_env: Path) -> None:
+    import ice_widgets
+    from ice_widgets._batch import DEFAULT_CONCURRENCY
+
+    emulator = Emulator(jobs=300, seed=2, security_token="good-token", expired_security_tokens=[TOKEN])
+    with emulator as emu, _emulator_client(emu, security_token=TOKEN) as client:
+        with pytest.raises(AuthenticationError) as info:
+            ice_widgets.fetch_jobs(emu.job_ids, client=client, progress=False)
+        assert info.value.code == "InvalidSecurityToken.Expired"
+        assert "argument" in str(info.value)
+        no_secret(str(info.value), repr(info.value))
+        assert 1 <= emu.stats.requests <= DEFAULT_CONCURRENCY
