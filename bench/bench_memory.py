@@ -41,16 +41,20 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.peak = rss_mb()
         self.stop = threading.Event()
+        self.timeline: list[tuple[float, float]] = []
+        self.started = time.perf_counter()
 
     def run(self) -> None:
         while not self.stop.wait(0.05):
-            self.peak = max(self.peak, rss_mb())
+            rss = rss_mb()
+            self.peak = max(self.peak, rss)
+            self.timeline.append((time.perf_counter() - self.started, rss))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ids", type=int, default=200_000)
-    parser.add_argument("--jobs", type=int, default=50_000, help="jobs the emulator is seeded with")
+    parser.add_argument("--jobs", type=int, default=200_000, help="jobs the emulator is seeded with")
     parser.add_argument("--concurrency", type=int, default=None)
     args = parser.parse_args(argv)
 
@@ -89,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"  frame deep size {frame_mb:.0f} MB; target peak < {TARGET_MB:.0f} MB: {'ok' if peak < TARGET_MB else 'OVER'}"
     )
+    if sampler.timeline:
+        step = max(1, len(sampler.timeline) // 10)
+        points = [*sampler.timeline[::step], sampler.timeline[-1]]
+        print("  RSS over the call (s: MB): " + ", ".join(f"{t:.0f}: {m:.0f}" for t, m in points))
+    print(f"  RSS after the call, frame alive: {rss_mb():.0f} MB")
     print(f"  pid {os.getpid()}, python {sys.version.split()[0]}")
     return 0 if peak < TARGET_MB and len(frame) == len(ids) else 1
 
