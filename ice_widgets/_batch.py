@@ -7,10 +7,11 @@ send rate is the client's shared :class:`~ice_widgets._core.AdaptiveRate` (AIMD)
 throttling it backs off and converges on the account's limit.
 
 Requests go through an :class:`~ice_widgets.AsyncClient` (its signing, parsing, retry
-policy, ``stats`` and ``rate``). For plain-HTTP endpoints (the emulator) its ``_send`` is
-:class:`RawSender`, HTTP/1.1 keep-alive on asyncio streams: httpx's AsyncClient costs
-several times more CPU per request, and on a 2-core machine client CPU decides
-throughput. HTTPS endpoints and proxied set-ups keep httpx.
+policy, ``stats`` and ``rate``). For ``http://`` and ``https://`` endpoints reached without
+a proxy (the emulator, every real ICE endpoint) its ``_send`` is :class:`RawSender`,
+HTTP/1.1 keep-alive on asyncio streams (over TLS verified exactly as httpx verifies):
+httpx's AsyncClient costs several times more CPU per request, and on a 2-core machine
+client CPU decides throughput. Proxied set-ups and custom transports keep httpx.
 
 :func:`run_sync` runs a coroutine on a private event loop in a worker thread while the
 calling thread waits on an event in short steps: the same code works in a script and in a Jupyter
@@ -25,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import ssl
 import threading
 import time
 import zlib
@@ -52,10 +54,13 @@ __all__ = [
     "BatchProgress",
     "RawSender",
     "async_client_for",
+    "default_ssl_context",
+    "is_fatal",
     "normalize_ids",
     "run_batch",
     "run_sync",
     "sync_client_for",
+    "transport_name",
 ]
 
 logger = logging.getLogger("ice_widgets")
@@ -70,6 +75,16 @@ MAX_ID_LENGTH = 256
 T = TypeVar("T")
 Record = PackageJob | JobError
 FATAL_ERRORS: tuple[type[BaseException], ...] = (AuthenticationError, CredentialsError)
+#: TransportError codes that doom every request of a batch: the server's certificate
+#: cannot be verified (untrusted, expired, wrong host name); every connection fails alike.
+FATAL_TRANSPORT_CODES = frozenset({"SSLError"})
+
+
+def is_fatal(error: BaseException) -> bool:
+    """Whether ``error`` stops a whole batch (see :data:`FATAL_ERRORS`, :data:`FATAL_TRANSPORT_CODES`)."""
+    if isinstance(error, FATAL_ERRORS):
+        return True
+    return isinstance(error, TransportError) and error.code in FATAL_TRANSPORT_CODES
 
 
 # --------------------------------------------------------------------------- input
@@ -184,12 +199,20 @@ def resolve_concurrency(concurrency: int | None) -> int:
 class RawSender:
     """Sends the client's signed requests over HTTP/1.1 keep-alive connections, without httpx.
 
-    A stand-in for ``AsyncClient._send`` on plain-HTTP endpoints (the emulator, local
-    gateways): it writes the :class:`~ice_widgets._core.PreparedRequest` as it was signed and
-    reads the answer with asyncio streams. Measured on the emulator this costs about a
+    A stand-in for ``AsyncClient._send`` on endpoints reached without a proxy (the
+    emulator, ``https://ice.<region>.aliyuncs.com``): it writes the
+    :class:`~ice_widgets._core.PreparedRequest` as it was signed and reads the answer with
+    asyncio streams, over TLS for ``https://``. Measured on the emulator this costs about a
     third of the CPU of httpx's AsyncClient per request. It does only what ICE calls need:
     ``POST`` without a body, answers with ``Content-Length``, chunked or close-delimited
-    bodies, gzip/deflate; no proxies, no TLS (HTTPS stays on httpx).
+    bodies, gzip/deflate; no proxies (those stay on httpx).
+
+    TLS is verified as httpx verifies by default: :func:`httpx.create_ssl_context` (certifi's
+    CA bundle, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` when set), certificate chain and host
+    name checked, ALPN ``http/1.1``. A certificate that cannot be verified raises
+    ``TransportError`` with code ``SSLError``, never retried and fatal for a batch; the first
+    connection is opened alone, so a bad certificate costs one handshake, not one per
+    worker, and later sends fail at once with the same error.
 
     Failures raise the same errors, with the same codes, as the client's httpx path, so the
     client's retry policy treats them alike: ``ConnectionError``, ``Timeout``,
@@ -200,36 +223,94 @@ class RawSender:
     Parameters
     ----------
     endpoint : str
-        ``http://host[:port]``.
+        ``http://host[:port]`` or ``https://host[:port]``.
     timeout : float
-        Seconds for a whole exchange (connecting is capped at 5 s).
+        Seconds for a whole exchange (connecting, TLS handshake included, is capped at 5 s).
+    ssl_context : ssl.SSLContext, optional
+        For ``https://``: the client context to verify the server with (default: httpx's).
     """
 
-    def __init__(self, endpoint: str, timeout: float) -> None:
+    def __init__(self, endpoint: str, timeout: float, *, ssl_context: ssl.SSLContext | None = None) -> None:
         parts = urlsplit(endpoint)
-        if parts.scheme != "http" or not parts.hostname:
-            raise ValueError(f"RawSender needs an http:// endpoint, not {endpoint!r}")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"RawSender needs an http:// or https:// endpoint, not {endpoint!r}")
         self._base = f"{parts.scheme}://{parts.netloc}"
         self._host = parts.hostname
-        self._port = parts.port or 80
+        self.tls = parts.scheme == "https"
+        self._port = parts.port or (443 if self.tls else 80)
+        self._ssl: ssl.SSLContext | None = None
+        if self.tls:
+            self._ssl = ssl_context if ssl_context is not None else default_ssl_context()
         self.timeout = float(timeout)
         self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
         self._closed = False
+        self._verified = not self.tls  # a TLS connection has been set up once
+        self._first: asyncio.Lock | None = None
+        self._failure: TransportError | None = None  # the certificate failure, once seen
+        self.connections = 0  # connections opened (TLS: handshakes completed)
+
+    @property
+    def transport_name(self) -> str:
+        """``RawSender-http`` or ``RawSender-https`` (for benches and logs)."""
+        return "RawSender-https" if self.tls else "RawSender-http"
 
     async def _connect(self, action: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self._failure is not None:
+            raise self._copy_failure(action)
+        if self._verified:
+            return await self._open(action)
+        # Until one TLS connection has been set up, open them one at a time: a certificate
+        # that cannot be verified then costs one handshake, and the others fail at once.
+        if self._first is None:
+            self._first = asyncio.Lock()
+        async with self._first:
+            if self._failure is not None:
+                raise self._copy_failure(action)
+            if self._verified:
+                return await self._open(action)
+            connection = await self._open(action)
+            self._verified = True
+            return connection
+
+    def _copy_failure(self, action: str) -> TransportError:
+        failure = self._failure
+        assert failure is not None
+        return TransportError(failure.message, code=failure.code, action=action)
+
+    async def _open(self, action: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        where = f"{self._host}:{self._port}"
         try:
             async with asyncio.timeout(min(self.timeout, 5.0)):
-                return await asyncio.open_connection(self._host, self._port, limit=2**20)
+                if self._ssl is None:
+                    connection = await asyncio.open_connection(self._host, self._port, limit=2**20)
+                else:
+                    connection = await asyncio.open_connection(
+                        self._host,
+                        self._port,
+                        limit=2**20,
+                        ssl=self._ssl,
+                        server_hostname=self._host,
+                        ssl_handshake_timeout=min(self.timeout, 5.0),
+                    )
         except TimeoutError:
             raise RequestTimeoutError(
-                f"ConnectTimeout: connecting to {self._host}:{self._port} timed out",
-                code="Timeout",
-                action=action,
+                f"ConnectTimeout: connecting to {where} timed out", code="Timeout", action=action
             ) from None
-        except OSError as exc:
+        except ssl.SSLCertVerificationError as exc:
+            reason = exc.verify_message or exc.reason or str(exc)
+            self._failure = TransportError(
+                f"the TLS certificate of {where} cannot be verified: {reason} "
+                "(trusted CAs: certifi, or SSL_CERT_FILE / SSL_CERT_DIR when set)",
+                code="SSLError",
+                action=action,
+            )
+            raise self._copy_failure(action) from None
+        except OSError as exc:  # refused, unreachable, reset during the handshake, ssl.SSLError
             raise TransportError(
                 f"ConnectError: {type(exc).__name__}: {exc}", code="ConnectionError", action=action
             ) from None
+        self.connections += 1
+        return connection
 
     def _reusable(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
         while self._idle:
@@ -322,6 +403,18 @@ class RawSender:
             writer.close()
 
 
+def default_ssl_context() -> ssl.SSLContext:
+    """A client TLS context verifying servers exactly as httpx does by default.
+
+    :func:`httpx.create_ssl_context` with ``verify=True, trust_env=True``: certifi's CA
+    bundle, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` when set; host names checked. ALPN
+    offers ``http/1.1`` only, as httpx does without HTTP/2.
+    """
+    context = httpx.create_ssl_context(verify=True, trust_env=True)
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
 class _TooLarge(Exception):
     def __init__(self, size: int) -> None:
         super().__init__(size)
@@ -412,14 +505,23 @@ def _uses_default_transport(http: Any) -> bool:
 
 
 def _proxied(endpoint: str) -> bool:
-    """Whether the environment sends requests to ``endpoint`` through a proxy."""
+    """Whether the environment sends requests to ``endpoint`` through a proxy.
+
+    As httpx reads it: ``HTTP_PROXY`` for ``http://``, ``HTTPS_PROXY`` for ``https://``,
+    ``ALL_PROXY`` for both, unless ``NO_PROXY`` names the host.
+    """
     import urllib.request
 
+    parts = urlsplit(endpoint)
     proxies = urllib.request.getproxies()
-    if not (proxies.get("http") or proxies.get("all")):
+    if not (proxies.get(parts.scheme) or proxies.get("all")):
         return False
-    host = urlsplit(endpoint).netloc
-    return not urllib.request.proxy_bypass(host)
+    return not urllib.request.proxy_bypass(parts.netloc)
+
+
+def _raw_capable(endpoint: str) -> bool:
+    """Whether :class:`RawSender` may send to ``endpoint``: http(s) without a proxy."""
+    return endpoint.startswith(("http://", "https://")) and not _proxied(endpoint)
 
 
 class _Borrowed(httpx.AsyncBaseTransport):
@@ -435,10 +537,32 @@ class _Borrowed(httpx.AsyncBaseTransport):
         return None
 
 
-def _use_raw(twin: Any) -> None:
-    sender = RawSender(twin.endpoint, twin.timeout)
+def _ssl_context_for(client: Any) -> ssl.SSLContext | None:
+    """The TLS context the client's own httpx options ask for (None: httpx's default)."""
+    options = client._httpx_options() if hasattr(client, "_httpx_options") else {}
+    verify = options.get("verify", True)
+    trust_env = options.get("trust_env", True)
+    if verify is True and trust_env:
+        return None
+    context = httpx.create_ssl_context(verify=verify, trust_env=trust_env)
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
+def _use_raw(twin: Any) -> RawSender:
+    sender = RawSender(twin.endpoint, twin.timeout, ssl_context=_ssl_context_for(twin))
     twin._send = sender.send  # an instance attribute: shadows AsyncClient._send
     twin._http = _RawHttp(sender)
+    return sender
+
+
+def transport_name(client: Any) -> str:
+    """How an AsyncClient made by :func:`async_client_for` sends: ``RawSender-http``,
+    ``RawSender-https`` or ``httpx``."""
+    http = getattr(client, "_http", None)
+    if isinstance(http, _RawHttp):
+        return http._sender.transport_name
+    return "httpx"
 
 
 def async_client_for(client: Any) -> Any:
@@ -449,9 +573,10 @@ def async_client_for(client: Any) -> Any:
       credentials, retry policy, ``stats`` and ``rate`` controller, with connections of its
       own bound to the running loop.
 
-    Requests to a plain-HTTP endpoint (no proxy) go through :class:`RawSender`; HTTPS and
-    proxied endpoints through httpx as usual; a client's custom transport is reused when it
-    can send asynchronously (e.g. ``httpx.MockTransport``).
+    Requests to an ``http://`` or ``https://`` endpoint reached without a proxy go through
+    :class:`RawSender` (TLS verified as httpx verifies); proxied endpoints through httpx as
+    usual; a client's custom transport is reused when it can send asynchronously (e.g.
+    ``httpx.MockTransport``). :func:`transport_name` tells which.
 
     Raises
     ------
@@ -465,7 +590,7 @@ def async_client_for(client: Any) -> Any:
 
     if client is None:
         fresh = AsyncClient()
-        if fresh.endpoint.startswith("http://") and not _proxied(fresh.endpoint):
+        if _raw_capable(fresh.endpoint):
             _use_raw(fresh)  # its httpx client was never used: it holds no connection
         return fresh
     if not isinstance(client, (Client, AsyncClient)):
@@ -474,7 +599,7 @@ def async_client_for(client: Any) -> Any:
     twin.__dict__.update({k: v for k, v in vars(client).items() if k not in ("_http", "_sleep", "_send")})
     twin._sleep = client._sleep if isinstance(client, AsyncClient) else asyncio.sleep
     if _uses_default_transport(client._http):
-        if client.endpoint.startswith("http://") and not _proxied(client.endpoint):
+        if _raw_capable(client.endpoint):
             _use_raw(twin)
         else:
             twin._http = httpx.AsyncClient(**client._httpx_options())
@@ -562,7 +687,8 @@ async def run_batch(
     at least one error row per batch; with a second pass it is negligible).
 
     A batch-fatal error (``AuthenticationError`` and its ``ClockSkewError``,
-    ``CredentialsError``) cancels the other workers and is raised as itself. Cancelling
+    ``CredentialsError``, a ``TransportError`` with code ``SSLError``: the server's
+    certificate cannot be verified) cancels the other workers and is raised as itself. Cancelling
     the caller cancels every request.
 
     Returns
@@ -584,9 +710,9 @@ async def run_batch(
                 progress.max_in_flight = progress.in_flight
             try:
                 record: Record = await fetch_one(job_id)
-            except FATAL_ERRORS:
-                raise
             except IceError as error:
+                if is_fatal(error):
+                    raise
                 if not last_pass and is_retryable(error):
                     again.append(job_id)
                     continue
@@ -611,7 +737,7 @@ async def run_batch(
                 for _ in range(concurrency):
                     group.create_task(worker())
         except BaseExceptionGroup as group_error:
-            fatal = group_error.subgroup(lambda e: isinstance(e, FATAL_ERRORS))
+            fatal = group_error.subgroup(is_fatal)
             chosen = fatal.exceptions[0] if fatal is not None else group_error.exceptions[0]
             while isinstance(chosen, BaseExceptionGroup):
                 chosen = chosen.exceptions[0]

@@ -583,22 +583,56 @@ def test_raw_sender_connection_refused_and_timeout() -> None:
     assert slow.value.code == "Timeout"
 
 
-def test_https_endpoints_keep_httpx(emulator: Emulator) -> None:
-    from ice_widgets._batch import RawSender as Sender
-    from ice_widgets._batch import async_client_for
+_PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 
+
+def test_https_endpoints_use_raw_sender_unless_proxied(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real ICE endpoints (https://) take the RawSender path too; an HTTPS proxy keeps httpx."""
+    from ice_widgets._batch import RawSender as Sender
+    from ice_widgets._batch import async_client_for, transport_name
+
+    for name in _PROXY_VARS:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
     https = Client(endpoint="https://ice.cn-shanghai.aliyuncs.com", access_key_id="a", access_key_secret="b")
-    twin = async_client_for(https)
-    assert "_send" not in vars(twin)
-    assert twin.rate is https.rate and twin.stats is https.stats
     source = make_client(emulator)
-    plain = async_client_for(source)
-    assert isinstance(vars(plain)["_send"].__self__, Sender)
-    assert plain.rate is source.rate and plain.stats is source.stats
-    asyncio.run(twin.aclose())
-    asyncio.run(plain.aclose())
-    https.close()
-    source.close()
+    twins = []
+
+    def twin_of(client: Client) -> Any:
+        twins.append(async_client_for(client))
+        return twins[-1]
+
+    try:
+        twin = twin_of(https)
+        assert transport_name(twin) == "RawSender-https"
+        assert isinstance(vars(twin)["_send"].__self__, Sender)
+        assert twin.rate is https.rate and twin.stats is https.stats
+        plain = twin_of(source)
+        assert transport_name(plain) == "RawSender-http"
+        assert plain.rate is source.rate and plain.stats is source.stats
+
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # httpx: not used for https://
+        assert transport_name(twin_of(https)) == "RawSender-https"
+        assert transport_name(twin_of(source)) == "httpx"
+        monkeypatch.delenv("HTTP_PROXY")
+        monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+        proxied = twin_of(https)
+        assert transport_name(proxied) == "httpx" and "_send" not in vars(proxied)
+        assert transport_name(twin_of(source)) == "RawSender-http"
+        monkeypatch.setenv("NO_PROXY", "ice.cn-shanghai.aliyuncs.com")
+        assert transport_name(twin_of(https)) == "RawSender-https"
+        monkeypatch.delenv("NO_PROXY")
+        monkeypatch.delenv("HTTPS_PROXY")
+        monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")
+        assert transport_name(twin_of(https)) == "httpx"
+        assert transport_name(twin_of(source)) == "httpx"
+    finally:
+        for made in twins:
+            asyncio.run(made.aclose())
+        https.close()
+        source.close()
 
 
 def _job_answer(request: Any) -> Any:

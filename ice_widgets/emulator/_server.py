@@ -54,6 +54,7 @@ import os
 import random
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -214,6 +215,7 @@ class Stats:
     """Counters of what the server did (read them from any thread)."""
 
     connections: int = 0
+    accepted: int = 0  # TCP connections accepted; with TLS also those whose handshake failed
     requests: int = 0
     responses: Counter[int] = field(default_factory=Counter)
     codes: Counter[str] = field(default_factory=Counter)
@@ -235,6 +237,7 @@ class Stats:
         """A plain dict copy of the counters."""
         return {
             "connections": self.connections,
+            "accepted": self.accepted,
             "requests": self.requests,
             "responses": dict(self.responses),
             "codes": dict(self.codes),
@@ -965,6 +968,7 @@ class _Runner:
         port: int,
         allow_remote: bool = False,
         progress_seeded: bool = False,
+        tls: tuple[str, str] | ssl.SSLContext | None = None,
     ) -> None:
         if not allow_remote and not _is_loopback(host):
             raise ValueError(f"refusing to listen on non-loopback host {host!r} (pass allow_remote=True)")
@@ -980,22 +984,33 @@ class _Runner:
         self.state = _ServerState(self.app)
         self.host = host
         self.port = port
+        self.ssl_context = _server_ssl_context(tls)
         self.server: asyncio.AbstractServer | None = None
         self._sweeper: asyncio.TimerHandle | None = None
 
     @property
     def endpoint(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.ssl_context is not None else 'http'}://{host}:{self.port}"
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self.server = await loop.create_server(
-            lambda: _Connection(self.state), self.host, self.port, backlog=4096, reuse_address=True
+            self._accept,
+            self.host,
+            self.port,
+            backlog=4096,
+            reuse_address=True,
+            ssl=self.ssl_context,
         )
         sockets = self.server.sockets
         self.port = sockets[0].getsockname()[1]
         self._schedule_sweep()
+
+    def _accept(self) -> _Connection:
+        # called for every accepted TCP connection, before any TLS handshake
+        self.app.stats.accepted += 1
+        return _Connection(self.state)
 
     def _schedule_sweep(self) -> None:
         loop = asyncio.get_running_loop()
@@ -1044,6 +1059,9 @@ class Emulator:
     progress_seeded
         Let the seeded ``Init`` jobs finish too, within about ``10 * progress_seconds``
         (default False: they stay ``Init``, so ``expected()`` of seeded jobs never changes).
+    tls
+        Serve HTTPS: ``(certfile, keyfile)`` PEM paths or a server ``ssl.SSLContext``
+        (``endpoint`` then starts with ``https://``). Default: plain HTTP.
 
     Examples
     --------
@@ -1075,6 +1093,7 @@ class Emulator:
         progress_seeded: bool = False,
         check_nonce: bool = True,
         check_time: bool = True,
+        tls: tuple[str, str] | ssl.SSLContext | None = None,
     ) -> None:
         self._settings = Settings(
             access_key_id=access_key_id,
@@ -1099,6 +1118,7 @@ class Emulator:
             host=host,
             port=port,
             progress_seeded=progress_seeded,
+            tls=tls,
         )
         self.seed = seed
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -1182,7 +1202,7 @@ class Emulator:
 
     @property
     def endpoint(self) -> str:
-        """The base URL, e.g. ``http://127.0.0.1:8765``."""
+        """The base URL, e.g. ``http://127.0.0.1:8765`` (``https://`` when serving TLS)."""
         return self._runner.endpoint
 
     @property
@@ -1355,11 +1375,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--security-token", default=None, help="require this STS security token")
     parser.add_argument(
+        "--tls-cert", default=None, help="serve HTTPS with this PEM certificate (chain); needs --tls-key"
+    )
+    parser.add_argument("--tls-key", default=None, help="the PEM private key of --tls-cert")
+    parser.add_argument(
         "--expired-security-token",
         action="append",
         default=[],
         help="a token to refuse as expired (repeatable)",
     )
+
+
+def _tls_arguments(args: argparse.Namespace) -> tuple[str, str] | None:
+    cert, key = getattr(args, "tls_cert", None), getattr(args, "tls_key", None)
+    if bool(cert) != bool(key):
+        raise ValueError("--tls-cert and --tls-key go together")
+    return (cert, key) if cert and key else None
+
+
+def _server_ssl_context(tls: tuple[str, str] | ssl.SSLContext | None) -> ssl.SSLContext | None:
+    """The server-side TLS context for ``tls`` (None: plain HTTP)."""
+    if tls is None or isinstance(tls, ssl.SSLContext):
+        return tls
+    certfile, keyfile = tls
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certfile, keyfile)
+    context.set_alpn_protocols(["http/1.1"])
+    return context
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -1396,8 +1438,9 @@ def serve(args: argparse.Namespace) -> int:
             port=args.port,
             allow_remote=args.allow_remote,
             progress_seeded=args.progress_seeded,
+            tls=_tls_arguments(args),
         )
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:
         print(f"ice-widgets emulator: {exc}", file=sys.stderr)
         return 2
 

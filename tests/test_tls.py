@@ -1,0 +1,281 @@
+"""fetch_jobs over HTTPS: RawSender on TLS against the emulator serving a throw-away certificate.
+
+The CA and the server certificates come from ``trustme`` (no network, no binaries). The CA is
+trusted the way httpx's default is told to: ``SSL_CERT_FILE``; or, for RawSender alone, a
+client ``ssl.SSLContext``. What the tests count is what the emulator saw: TCP connections
+accepted (``stats.accepted``, handshakes that failed included), TLS connections set up
+(``stats.connections``) and requests (``stats.requests``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pandas as pd
+import pytest
+
+trustme = pytest.importorskip("trustme")
+
+import ice_widgets  # noqa: E402
+from ice_widgets import Client  # noqa: E402
+from ice_widgets import _batch as batch  # noqa: E402
+from ice_widgets._core import PreparedRequest  # noqa: E402
+from ice_widgets._frames import build_frame, fetch_jobs  # noqa: E402
+from ice_widgets._models import PackageJob  # noqa: E402
+from ice_widgets.emulator import Emulator, start_subprocess  # noqa: E402
+
+JOBS = 300
+SEED = 7
+
+
+class Pki(NamedTuple):
+    ca: Any
+    cafile: str  # the CA certificate (PEM)
+    server_pem: str  # key + chain for 127.0.0.1 and localhost
+    other_pem: str  # key + chain for ice.example.com only (host name mismatch)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    root = tmp_path_factory.mktemp("pki")
+    ca = trustme.CA()
+    cafile = root / "ca.pem"
+    ca.cert_pem.write_to_path(str(cafile))
+    server = root / "server.pem"
+    ca.issue_cert("127.0.0.1", "localhost").private_key_and_cert_chain_pem.write_to_path(str(server))
+    other = root / "other.pem"
+    ca.issue_cert("ice.example.com").private_key_and_cert_chain_pem.write_to_path(str(other))
+    return Pki(ca, str(cafile), str(server), str(other))
+
+
+@pytest.fixture(scope="module")
+def tls_emulator(pki: Pki) -> Iterator[Emulator]:
+    with Emulator(jobs=JOBS, seed=SEED, port=0, tls=(pki.server_pem, pki.server_pem)) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="module")
+def mismatched_emulator(pki: Pki) -> Iterator[Emulator]:
+    with Emulator(jobs=20, seed=SEED, port=0, tls=(pki.other_pem, pki.other_pem)) as emu:
+        yield emu
+
+
+@pytest.fixture
+def clean_tls_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No CA override and no proxy in the environment."""
+    for name in ("SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    return monkeypatch
+
+
+@pytest.fixture
+def senders(monkeypatch: pytest.MonkeyPatch) -> list[batch.RawSender]:
+    """Every RawSender the batch engine installs during the test."""
+    made: list[batch.RawSender] = []
+    original = batch._use_raw
+
+    def recording(twin: Any) -> batch.RawSender:
+        sender = original(twin)
+        made.append(sender)
+        return sender
+
+    monkeypatch.setattr(batch, "_use_raw", recording)
+    return made
+
+
+def make_client(emu: Emulator, **options: Any) -> Client:
+    return Client(
+        endpoint=emu.endpoint,
+        access_key_id=emu.access_key_id,
+        access_key_secret=emu.access_key_secret,
+        **options,
+    )
+
+
+def counts(emu: Emulator) -> tuple[int, int, int]:
+    stats = emu.stats
+    return stats.accepted, stats.connections, stats.requests
+
+
+def assert_rows_match(frame: pd.DataFrame, emu: Emulator, ids: list[str]) -> None:
+    got = frame.set_index(frame["job_id"].astype(object)).loc[ids].reset_index(drop=True)
+    want = build_frame(
+        [PackageJob.from_api(emu.expected(i)) for i in ids], fetched_at=frame.attrs["fetched_at"]
+    )
+    pd.testing.assert_frame_equal(
+        got.astype({"status": object}), want.astype({"status": object}), check_index_type=False
+    )
+
+
+# --------------------------------------------------------------------------- the happy path
+
+
+def test_fetch_jobs_over_https_uses_raw_sender_and_every_row_is_right(
+    tls_emulator: Emulator, pki: Pki, clean_tls_env: pytest.MonkeyPatch, senders: list[batch.RawSender]
+) -> None:
+    clean_tls_env.setenv("SSL_CERT_FILE", pki.cafile)
+    assert tls_emulator.endpoint.startswith("https://127.0.0.1:")
+    ids = tls_emulator.job_ids
+    before = counts(tls_emulator)
+    with make_client(tls_emulator) as client:
+        frame = fetch_jobs(ids, client=client, progress=False)
+        requests = client.stats.requests
+    accepted, connections, served = (b - a for a, b in zip(before, counts(tls_emulator), strict=True))
+
+    assert list(frame["job_id"]) == ids
+    assert frame["error_code"].isna().all()
+    assert_rows_match(frame, tls_emulator, ids)
+    assert frame.attrs["endpoint"] == tls_emulator.endpoint
+    # sent by one RawSender over TLS, on keep-alive connections
+    assert len(senders) == 1 and senders[0].tls and senders[0].transport_name == "RawSender-https"
+    assert senders[0].connections == connections == accepted
+    assert 1 <= connections <= batch.DEFAULT_CONCURRENCY < len(ids)
+    assert served == requests == len(ids)
+
+
+def test_afetch_jobs_over_https_with_the_default_client(
+    tls_emulator: Emulator, pki: Pki, clean_tls_env: pytest.MonkeyPatch, senders: list[batch.RawSender]
+) -> None:
+    """``client=None``: endpoint and keys from the environment, the CA from SSL_CERT_FILE."""
+    clean_tls_env.setenv("SSL_CERT_FILE", pki.cafile)
+    clean_tls_env.setenv("ALIBABA_CLOUD_ICE_ENDPOINT", tls_emulator.endpoint)
+    clean_tls_env.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", tls_emulator.access_key_id)
+    clean_tls_env.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", tls_emulator.access_key_secret)
+    ids = tls_emulator.job_ids[:40]
+    frame = asyncio.run(ice_widgets.afetch_jobs(ids, progress=False))
+    assert_rows_match(frame, tls_emulator, ids)
+    assert [s.transport_name for s in senders] == ["RawSender-https"]
+
+
+def test_raw_sender_keeps_tls_connections_alive_with_a_client_context(
+    tls_emulator: Emulator, pki: Pki, clean_tls_env: pytest.MonkeyPatch
+) -> None:
+    """A client ``ssl_context`` trusting the CA works without SSL_CERT_FILE; one connection serves all."""
+    context = ssl.create_default_context()
+    pki.ca.configure_trust(context)
+    endpoint = tls_emulator.endpoint
+    job_id = tls_emulator.job_ids[0]
+    before = counts(tls_emulator)
+
+    async def main() -> list[tuple[int, dict[str, str], bytes]]:
+        sender = batch.RawSender(endpoint, timeout=5, ssl_context=context)
+        host = endpoint.split("://", 1)[1]
+        # unsigned: the emulator answers 4xx with a JSON body, over the same connection
+        prepared = PreparedRequest("GetPackageJob", f"{endpoint}/?JobId={job_id}", [("host", host)])
+        try:
+            return [await sender.send(prepared) for _ in range(5)]
+        finally:
+            await sender.aclose()
+
+    answers = asyncio.run(main())
+    accepted, connections, served = (b - a for a, b in zip(before, counts(tls_emulator), strict=True))
+    assert all(400 <= status < 500 and body.startswith(b"{") for status, _, body in answers)
+    assert (accepted, connections, served) == (1, 1, 5)
+
+
+# --------------------------------------------------------------------------- certificate failures
+
+
+def _fails_once(
+    emu: Emulator, clean_tls_env: pytest.MonkeyPatch, senders: list[batch.RawSender]
+) -> tuple[ice_widgets.TransportError, tuple[int, int, int], Any]:
+    ids = emu.job_ids[:200]
+    before = counts(emu)
+    with make_client(emu) as client, pytest.raises(ice_widgets.TransportError) as caught:
+        fetch_jobs(ids, client=client, progress=False)
+    delta = tuple(b - a for a, b in zip(before, counts(emu), strict=True))
+    return caught.value, delta, client.stats  # type: ignore[return-value]
+
+
+def test_untrusted_certificate_stops_the_batch_with_one_clear_error(
+    tls_emulator: Emulator, clean_tls_env: pytest.MonkeyPatch, senders: list[batch.RawSender]
+) -> None:
+    """The CA is not trusted (certifi only): one handshake, no request, no retry, one error."""
+    error, (accepted, connections, served), stats = _fails_once(tls_emulator, clean_tls_env, senders)
+    assert error.code == "SSLError"
+    assert "certificate" in error.message and "cannot be verified" in error.message
+    assert tls_emulator.endpoint.split("://", 1)[1] in error.message
+    assert (accepted, connections, served) == (1, 0, 0)
+    assert stats.retries == 0
+    assert [s.transport_name for s in senders] == ["RawSender-https"]
+
+
+def test_host_name_mismatch_stops_the_batch_with_one_clear_error(
+    mismatched_emulator: Emulator,
+    pki: Pki,
+    clean_tls_env: pytest.MonkeyPatch,
+    senders: list[batch.RawSender],
+) -> None:
+    """A trusted certificate issued for another host name fails the same way."""
+    clean_tls_env.setenv("SSL_CERT_FILE", pki.cafile)
+    error, (accepted, connections, served), stats = _fails_once(mismatched_emulator, clean_tls_env, senders)
+    assert error.code == "SSLError"
+    assert "mismatch" in error.message.lower() and "127.0.0.1" in error.message
+    assert (accepted, connections, served) == (1, 0, 0)
+    assert stats.retries == 0
+
+
+def test_sender_repeats_a_certificate_failure_without_connecting_again(
+    tls_emulator: Emulator, clean_tls_env: pytest.MonkeyPatch
+) -> None:
+    """Concurrent sends behind a failing handshake fail at once with the same error."""
+    endpoint = tls_emulator.endpoint
+    before = counts(tls_emulator)
+
+    async def main() -> list[BaseException | tuple[int, dict[str, str], bytes]]:
+        sender = batch.RawSender(endpoint, timeout=5)
+        prepared = PreparedRequest("GetPackageJob", endpoint + "/", [])
+        try:
+            return await asyncio.gather(*(sender.send(prepared) for _ in range(8)), return_exceptions=True)
+        finally:
+            await sender.aclose()
+
+    results = asyncio.run(main())
+    accepted, connections, served = (b - a for a, b in zip(before, counts(tls_emulator), strict=True))
+    assert all(isinstance(r, ice_widgets.TransportError) and r.code == "SSLError" for r in results)
+    assert (accepted, connections, served) == (1, 0, 0)
+    assert batch.is_fatal(results[0]) and not ice_widgets._core.is_retryable(results[0])  # type: ignore[arg-type]
+
+
+def test_plain_http_to_a_tls_server_is_a_retryable_connection_error(tls_emulator: Emulator) -> None:
+    """Not a certificate problem: mapped like any broken exchange (retried by the client)."""
+    endpoint = "http://" + tls_emulator.endpoint.split("://", 1)[1]
+
+    async def main() -> None:
+        sender = batch.RawSender(endpoint, timeout=2)
+        try:
+            await sender.send(PreparedRequest("GetPackageJob", endpoint + "/", []))
+        finally:
+            await sender.aclose()
+
+    with pytest.raises(ice_widgets.TransportError) as caught:
+        asyncio.run(main())
+    assert caught.value.code != "SSLError" and not batch.is_fatal(caught.value)
+
+
+# --------------------------------------------------------------------------- the emulator's CLI
+
+
+def test_emulator_cli_serves_https(pki: Pki, clean_tls_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    clean_tls_env.setenv("SSL_CERT_FILE", pki.cafile)
+    with start_subprocess(jobs=30, seed=SEED, tls_cert=pki.server_pem, tls_key=pki.server_pem) as emu:
+        assert emu.endpoint.startswith("https://127.0.0.1:")
+        with Client(
+            endpoint=emu.endpoint,
+            access_key_id=ice_widgets.emulator.DEFAULT_ACCESS_KEY_ID,
+            access_key_secret=ice_widgets.emulator.DEFAULT_ACCESS_KEY_SECRET,
+        ) as client:
+            jobs = list(client.list_package_jobs())  # httpx verifies the same CA
+            frame = fetch_jobs([job.job_id for job in jobs], client=client, progress=False)
+    assert len(jobs) == 30
+    assert frame["error_code"].isna().all() and list(frame["status"].astype(str)) == [j.status for j in jobs]
+
+
+def test_emulator_cli_refuses_a_lone_tls_option(pki: Pki) -> None:
+    with pytest.raises(RuntimeError, match="did not start"):
+        start_subprocess(jobs=5, seed=SEED, tls_cert=pki.server_pem, timeout=30)
