@@ -328,7 +328,7 @@ _AUTH_CODES = frozenset(
 )
 _SERVER_CODES = frozenset({"ServiceUnavailable", "InternalError", "UnknownError", "ServiceTimeout"})
 _NOT_RETRIED_TRANSPORT = frozenset(
-    {"UnexpectedRedirect", "RepeatedPageToken", "InvalidRequest", "ClientClosed"}
+    {"UnexpectedRedirect", "RepeatedPageToken", "InvalidRequest", "ClientClosed", "SSLError"}
 )
 
 
