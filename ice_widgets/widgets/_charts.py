@@ -5,8 +5,12 @@ The figures are built with :class:`matplotlib.figure.Figure` and
 backend and state are never touched and nothing is shown by itself. PNGs are shown live
 in ``widgets.Image`` and embedded in the static HTML, so saved notebooks keep them.
 
-Large batches are aggregated: above :data:`MAX_BARS` jobs the timeline shows jobs
-submitted per time bin (stacked by status) instead of one bar per job.
+Large batches are aggregated: above :data:`MAX_BARS` jobs, or when the jobs' bars would be
+too short to see (jobs of minutes spread over days), the timeline shows jobs submitted per
+time bin, stacked by status, instead of one bar per job.
+
+Each status has the colour of its badge in the tables and cards and of its button in the
+summary strip (:data:`COLORS`), and the same words in the legends.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-__all__ = ["COLORS", "MAX_BARS", "duration_histogram", "timeline"]
+__all__ = ["COLORS", "LABELS", "MAX_BARS", "duration_histogram", "timeline"]
 
 #: Timeline bars per job up to this many jobs; above it, binned counts.
 MAX_BARS = 2_000
@@ -29,6 +33,10 @@ COLORS = {
     "unknown": "#6e7781",
 }
 _KINDS = ("success", "fail", "running", "unknown")
+#: Legend words per status kind: the words of the badges.
+LABELS = {"success": "Success", "fail": "Fail", "running": "Init (running)", "unknown": "other"}
+#: A bar per job only when the median job lasts at least this share of the time span.
+MIN_BAR_SHARE = 1 / 400
 _SIZE = (7.0, 2.6)
 _DPI = 80
 
@@ -38,7 +46,7 @@ def _figure():  # type: ignore[no-untyped-def]
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=_SIZE, dpi=_DPI, facecolor="white")
-    fig.subplots_adjust(left=0.12, right=0.98, top=0.9, bottom=0.24)  # fixed: no layout engine cost
+    fig.subplots_adjust(left=0.12, right=0.98, top=0.88, bottom=0.2)  # fixed: no layout engine cost
     FigureCanvasAgg(fig)
     return fig
 
@@ -68,28 +76,64 @@ def _unit(seconds: np.ndarray) -> tuple[float, str]:
     return 1.0, "seconds"
 
 
-def duration_histogram(durations: pd.Series, *, bins: int = 40) -> bytes | None:
+def duration_histogram(
+    durations: pd.Series, *, status: pd.Series | None = None, bins: int = 40
+) -> bytes | None:
     """A histogram of job durations (finished jobs), or None when there are none.
 
     Parameters
     ----------
     durations : Series of timedelta64
         The ``duration`` column (missing values are skipped).
+    status : Series, optional
+        The ``status`` column of the same rows: bars are then stacked by status (Success,
+        Fail, other), in the badges' colours. Without it every bar has the Success colour.
     bins : int
         Number of bins.
+
+    Notes
+    -----
+    Dashed lines mark the median (p50) and the 90th percentile (p90).
     """
-    values = durations.dropna().to_numpy(dtype="m8[ns]").astype(np.int64) / 1e9
+    has = durations.notna().to_numpy(dtype=bool)
+    values = durations.to_numpy(dtype="m8[ns]")[has].astype(np.int64) / 1e9
     if not len(values):
         return None
+    kinds = _kinds(status)[has] if status is not None else np.zeros(len(values), dtype=np.int8)
     scale, unit = _unit(values)
     fig = _figure()
     ax = fig.add_subplot()
-    counts, edges = np.histogram(values / scale, bins=bins)
-    ax.stairs(counts, edges, fill=True, color=COLORS["success"], alpha=0.85)
+    scaled = values / scale
+    edges = np.histogram_bin_edges(scaled, bins=bins)
+    bottom = np.zeros(len(edges) - 1)
+    for k in (0, 1, 3, 2):  # Success at the bottom, failures above it
+        sel = kinds == k
+        if not sel.any():
+            continue
+        counts, _ = np.histogram(scaled[sel], bins=edges)
+        kind = _KINDS[k]
+        ax.stairs(
+            bottom + counts, edges, baseline=bottom.copy(), fill=True, color=COLORS[kind], label=LABELS[kind]
+        )
+        bottom += counts
+    p50, p90 = np.percentile(scaled, [50, 90])
+    for value, name in ((p50, "p50"), (p90, "p90")):
+        ax.axvline(value, color="#24292f", linestyle="--", linewidth=1)
+        ax.annotate(
+            name,
+            (value, 1),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, -11),
+            textcoords="offset points",
+            fontsize=8,
+            color="#24292f",
+        )
     ax.set_xlabel(f"duration ({unit})")
     ax.set_ylabel("jobs")
-    ax.set_title(f"Duration of {len(values):,} finished jobs", fontsize=10)
+    ax.set_title(f"Duration of {len(values):,} finished jobs", fontsize=10, loc="left")
     ax.grid(axis="y", alpha=0.3)
+    if status is not None and len(np.unique(kinds)) > 1:
+        _legend(ax)
     return _png(fig)
 
 
@@ -109,7 +153,7 @@ def timeline(frame: pd.DataFrame, *, now: datetime | None = None, max_bars: int 
     now64 = np.datetime64((now or datetime.now(UTC)).replace(tzinfo=None), "ns")
     fig = _figure()
     ax = fig.add_subplot()
-    if len(start) <= max_bars:
+    if len(start) <= max_bars and _bars_visible(start, finish):
         order = np.argsort(start, kind="stable")
         start, finish, kinds = start[order], finish[order], kinds[order]
         done = ~np.isnat(finish)
@@ -124,11 +168,12 @@ def timeline(frame: pd.DataFrame, *, now: datetime | None = None, max_bars: int 
             sel = kinds == k
             if sel.any():
                 kind = _KINDS[k]
-                ax.hlines(y[sel], start[sel], end[sel], colors=COLORS[kind], linewidth=2, label=kind)
+                ax.hlines(y[sel], start[sel], end[sel], colors=COLORS[kind], linewidth=2, label=LABELS[kind])
                 if k >= 2:  # still open: an arrow head at the end
                     ax.plot(end[sel], y[sel], ">", color=COLORS[kind], markersize=3)
         ax.set_ylabel("job (by submit time)")
-        ax.set_title(f"Timeline of {len(start):,} jobs: submit → finish (UTC)", fontsize=10)
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        ax.set_title(f"Timeline of {len(start):,} jobs: submit → finish (UTC)", fontsize=10, loc="left")
         ax.invert_yaxis()
     else:
         nbins = 60
@@ -145,14 +190,62 @@ def timeline(frame: pd.DataFrame, *, now: datetime | None = None, max_bars: int 
             counts, _ = np.histogram(start[sel].astype(np.int64), bins=edges)
             # one filled step artist per status (stacked), not one patch per bin
             ax.stairs(
-                bottom + counts, times, baseline=bottom.copy(), fill=True, color=COLORS[kind], label=kind
+                bottom + counts,
+                times,
+                baseline=bottom.copy(),
+                fill=True,
+                color=COLORS[kind],
+                label=LABELS[kind],
             )
             bottom += counts
         ax.set_ylabel("jobs submitted")
-        ax.set_title(f"{len(start):,} jobs submitted over time, by status (UTC)", fontsize=10)
-    ax.legend(fontsize=8, loc="upper right", framealpha=0.8)
+        ax.set_title(f"{len(start):,} jobs submitted over time (UTC)", fontsize=10, loc="left")
+    _legend(ax)
     ax.grid(axis="x", alpha=0.3)
+    _date_axis(ax)
+    return _png(fig)
+
+
+# Legend order: the summary strip's order (Init, Success, Fail, others).
+_LEGEND_ORDER = {LABELS["running"]: 0, LABELS["success"]: 1, LABELS["fail"]: 2, LABELS["unknown"]: 3}
+
+
+def _legend(ax) -> None:  # type: ignore[no-untyped-def]
+    """The legend on one line above the plot, right of the title (never over the data)."""
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda i: _LEGEND_ORDER.get(labels[i], 9))
+    ax.legend(
+        [handles[i] for i in order],
+        [labels[i] for i in order],
+        fontsize=8,
+        loc="lower right",
+        bbox_to_anchor=(1.0, 1.0),
+        ncol=max(1, len(order)),
+        frameon=False,
+        borderaxespad=0.2,
+        handlelength=1.2,
+        columnspacing=1.0,
+    )
+
+
+def _bars_visible(start: np.ndarray, finish: np.ndarray) -> bool:
+    """Whether one bar per job would be seen: the median job lasts a visible share of the span."""
+    done = ~np.isnat(finish)
+    if not done.any() or len(start) < 2:
+        return True
+    span = (max(start.max(), finish[done].max()) - start.min()).astype(np.int64)
+    if span <= 0:
+        return True
+    median = float(np.median((finish[done] - start[done]).astype(np.int64)))
+    return median >= span * MIN_BAR_SHARE
+
+
+def _date_axis(ax) -> None:  # type: ignore[no-untyped-def]
+    """Concise date ticks (``Nov 27``, ``06:00``...) instead of long rotated labels."""
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     for label in ax.get_xticklabels():
         label.set_fontsize(8)
-    fig.autofmt_xdate()
-    return _png(fig)

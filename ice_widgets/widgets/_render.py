@@ -44,6 +44,7 @@ __all__ = [
     "format_time",
     "job_from_row",
     "safe_url",
+    "short_url_html",
     "sort_positions",
     "status_kind",
     "status_label",
@@ -81,25 +82,46 @@ color:var(--jp-ui-font-color1,inherit);line-height:1.4}
 .ice-head{display:flex;gap:8px;align-items:center;flex-wrap:wrap;margin-bottom:6px}
 .ice-name{font-weight:600;font-size:14px;overflow-wrap:anywhere;unicode-bidi:isolate}
 .ice-badge{display:inline-block;border-radius:10px;padding:1px 8px;font-size:12px;font-weight:600;\
-color:#fff;white-space:nowrap}
+line-height:1.35;color:#fff;white-space:nowrap}
 .ice-status-success{background:#1a7f37}.ice-status-fail{background:#cf222e}
 .ice-status-running{background:#0969da}.ice-status-unknown{background:#6e7781}
 .ice-status-error{background:#9a6700}
 .ice-status-success::before{content:"✓ "}.ice-status-fail::before{content:"✗ "}
 .ice-status-running::before{content:"● "}.ice-status-unknown::before{content:"? "}
 .ice-status-error::before{content:"⚠ "}
-.ice-stale{border:1px dashed #9a6700;color:#9a6700;border-radius:4px;padding:0 4px;font-size:12px}
+.ice-stale{border:1px dashed #9a6700;color:#9a6700;border-radius:4px;padding:0 4px;font-size:12px;\
+margin-left:4px;white-space:nowrap}
 .ice-error{border-left:4px solid #cf222e;background:rgba(207,34,46,.1);padding:4px 8px;margin:6px 0}
 .ice-error code{font-weight:700}
 .ice-kv,.ice-table{border-collapse:collapse;font-size:inherit;color:inherit}
-.ice-root a.ice-link{color:var(--jp-content-link-color,#2f81f7);text-decoration:underline}
+.ice-root a.ice-link{color:var(--jp-content-link-color,#0969da);text-decoration:underline;\
+text-underline-offset:2px}
+.ice-root a.ice-link:hover{text-decoration-thickness:2px}
+.ice-root a.ice-link::after{content:" ↗";font-size:.85em;text-decoration:none;display:inline-block;\
+margin-left:1px}
 .ice-scroll{overflow-x:auto;max-width:100%}
 .ice-nowrap{white-space:nowrap}
 .ice-kv th{text-align:left;font-weight:600;padding:2px 12px 2px 0;vertical-align:top;white-space:nowrap}
 .ice-kv td{padding:2px 0;overflow-wrap:anywhere;unicode-bidi:isolate}
-.ice-table th,.ice-table td{border-bottom:1px solid rgba(127,127,127,.25);padding:3px 8px;\
-text-align:left;vertical-align:top}
-.ice-table th{font-weight:600}.ice-table td{max-width:28em;overflow-wrap:break-word;unicode-bidi:isolate}
+.ice-table{font-size:12px}
+.ice-scroll>.ice-table{width:100%}
+.ice-table th,.ice-table td{border-bottom:1px solid rgba(127,127,127,.25);padding:3px 6px;\
+text-align:left;vertical-align:middle;white-space:nowrap;unicode-bidi:isolate}
+.ice-table thead th{font-weight:600;border-bottom-width:2px}
+.ice-table tbody tr:hover{background:rgba(127,127,127,.1)}
+.ice-table td.ice-num,.ice-table th.ice-num{text-align:right;font-variant-numeric:tabular-nums}
+.ice-table caption{text-align:left;caption-side:top;padding:0 0 2px}
+.ice-table .ice-copy{font-size:11px}
+.ice-ell{display:inline-block;max-width:16em;overflow:hidden;text-overflow:ellipsis;\
+white-space:nowrap;vertical-align:middle}
+.ice-table td.ice-grow{max-width:0;width:100%;min-width:10em}
+.ice-grow>.ice-ell{display:block;max-width:none}
+.ice-table .ice-badge{font-size:11px;padding:0 7px}
+.ice-table code{font-family:var(--jp-code-font-family,monospace);font-size:11px;max-width:9em}
+.ice-table .ice-url{max-width:10em}
+.ice-elapsed{font-style:italic}
+.ice-table a.ice-link::after{content:none}
+.ice-mono{font-family:var(--jp-code-font-family,monospace);font-size:11px}
 .ice-copy{user-select:all;font-family:var(--jp-code-font-family,monospace);font-size:12px}
 .ice-muted{opacity:.7;font-size:12px}
 .ice-pre{white-space:pre-wrap;overflow-wrap:anywhere;max-height:20em;overflow:auto;margin:0;\
@@ -107,6 +129,9 @@ font-family:var(--jp-code-font-family,monospace);font-size:12px}
 .ice-strip{display:flex;gap:14px;flex-wrap:wrap;align-items:center;margin:4px 0}
 .ice-section{font-weight:600;margin:10px 0 4px}
 .ice-chart{max-width:100%;background:#fff}
+.ice-jobsview .widget-html-content,.ice-jobsview .jupyter-widget-html-content,\
+.ice-jobcard .widget-html-content,.ice-jobcard .jupyter-widget-html-content{min-width:0}
+.ice-jobsview .ice-selected{outline:2px solid var(--jp-ui-font-color1,#24292f);outline-offset:1px}
 </style>"""
 
 # --------------------------------------------------------------------------- text helpers
@@ -233,7 +258,7 @@ def _short_time(value: Any) -> str:
     local, utc = format_time(value)
     if local == "—":
         return '<span class="ice-muted">—</span>'
-    return f'<span title="{utc}">{html.escape(local[:19])}</span>'
+    return f'<span title="{html.escape(local)} · {utc}">{html.escape(local[:16])}</span>'
 
 
 # --------------------------------------------------------------------------- status
@@ -374,7 +399,6 @@ def card_html(
     label, duration = _duration_row(job, now)
     rows: list[tuple[str, str]] = [
         ("Job ID", f'<span class="ice-copy" title="select to copy">{esc(job.job_id, 200)}</span>'),
-        ("Status", badge_html(job.status, fetch_error=fetch_error)),
         ("Trigger source", esc(job.trigger_source, 200) or "—"),
         (
             "Pipeline",
@@ -658,14 +682,42 @@ TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("submit_time", "Submitted"),
     ("duration", "Duration"),
     ("priority", "Priority"),
-    ("trigger_source", "Trigger"),
     ("code", "Code"),
     ("output_url", "Output"),
 )
 
 
-# Table cells kept on one line: status, job ID, submit time, duration.
-_NOWRAP = frozenset({0, 2, 3, 4})
+# Table cells aligned right (numbers): duration, priority.
+_NUMERIC = frozenset({4, 5})
+# The cell that takes the room left (the name): cut to fit, the table never wider than its box
+# unless even the shortest name would not fit (then it scrolls sideways).
+_GROW = 1
+_DASH = '<span class="ice-muted">—</span>'
+
+
+def _url_file(url: str) -> str:
+    """The last path segment of a URL (its file: ``master.m3u8``), else its host."""
+    rest = url.split("://", 1)[-1].split("#", 1)[0].split("?", 1)[0]
+    host, _, path = rest.partition("/")
+    segments = [x for x in path.split("/") if x]
+    return segments[-1] if segments else host
+
+
+def short_url_html(value: Any) -> str:
+    """A compact link for a table cell: the URL's file name, the whole URL on hover.
+
+    http(s) URLs link to themselves (``href`` and ``title`` hold the full URL, host and
+    path); any other value is shown as text, cut with an ellipsis, the full value in ``title``.
+    """
+    if _missing(value):
+        return ""
+    url = safe_url(value)
+    if url is None:
+        return f'<span class="ice-mono ice-ell" title="{esc(value, 500)}">{esc(value, CELL_LIMIT)}</span>'
+    return (
+        f'<a class="ice-link ice-url ice-ell" href="{html.escape(url, quote=True)}" title="{esc(url, 500)}" '
+        f'rel="noopener noreferrer" target="_blank">{esc(_url_file(url), CELL_LIMIT)}</a>'
+    )
 
 
 def _row_cells(row: Mapping[Any, Any], stale: str | None, now: datetime | None) -> list[str]:
@@ -673,33 +725,43 @@ def _row_cells(row: Mapping[Any, Any], stale: str | None, now: datetime | None) 
     status = _row_value(row, "status")
     duration = _row_value(row, "duration")
     if duration is not None:
-        duration_text = format_duration(duration)
+        duration_html = html.escape(format_duration(duration))
     else:
         elapsed = _row_value(row, "elapsed")
-        duration_text = f"{format_duration(elapsed)} (running)" if elapsed is not None else "—"
+        duration_html = (
+            '<span class="ice-elapsed" title="still running: time since it was submitted">'
+            f"{html.escape(format_duration(elapsed))}</span>"
+            if elapsed is not None
+            else _DASH
+        )
     code = _row_value(row, "code")
     if fetch_error:
         code_html = (
-            f'<span class="ice-stale" title="{esc(row.get("error_message"), 300)}">'
-            f"{esc(row.get('error_code'), 80)}</span>"
+            f'<span class="ice-stale ice-ell" title="{esc(row.get("error_code"), 200)}: '
+            f'{esc(row.get("error_message"), 300)}">{esc(row.get("error_code"), 80)}</span>'
         )
     elif code is not None:
-        code_html = f'<code title="{esc(row.get("message"), 300)}">{esc(code, 80)}</code>'
+        message = _row_value(row, "message")
+        hover = esc(code, 200) + (f": {esc(message, 300)}" if message is not None else "")
+        code_html = f'<code class="ice-ell" title="{hover}">{esc(code, 80)}</code>'
     else:
         code_html = ""
+    name = _row_value(row, "name")
+    name_html = (
+        f'<span class="ice-ell" title="{esc(name, 500)}">{esc(name, CELL_LIMIT)}</span>'
+        if name is not None
+        else _DASH
+    )
     priority = _row_value(row, "priority")
     return [
         badge_html(status, fetch_error=fetch_error) + stale_html(stale),
-        esc(row.get("name"), CELL_LIMIT),
-        f'<span class="ice-copy">{esc(row.get("job_id"), 80)}</span>',
+        name_html,
+        f'<span class="ice-copy" title="job ID (click to select)">{esc(row.get("job_id"), 80)}</span>',
         _short_time(row.get("submit_time")),
-        html.escape(duration_text),
+        duration_html,
         str(priority) if priority is not None else "",
-        esc(row.get("trigger_source"), 40),
         code_html,
-        url_html(_row_value(row, "output_url"), CELL_LIMIT)
-        if _row_value(row, "output_url") is not None
-        else "",
+        short_url_html(_row_value(row, "output_url")),
     ]
 
 
@@ -714,6 +776,9 @@ def table_html(
 ) -> str:
     """One page of the job table (only these rows are rendered).
 
+    Every row is one line high: long names, codes and URLs are cut with an ellipsis (the
+    whole text on hover) and the table scrolls sideways when it is wider than its box.
+
     Parameters
     ----------
     page : DataFrame
@@ -727,24 +792,30 @@ def table_html(
     """
     stale = stale or {}
     total = len(page) if total is None else total
-    head = "".join(f"<th>{title}</th>" for _, title in TABLE_COLUMNS)
+    head = "".join(
+        f'<th class="ice-num">{title}</th>' if j in _NUMERIC else f"<th>{title}</th>"
+        for j, (_, title) in enumerate(TABLE_COLUMNS)
+    )
     rows = []
     for i, record in enumerate(page.to_dict("records")):
         job_id = record.get("job_id")
         reason = stale.get(job_id) if isinstance(job_id, str) else None
         cells = "".join(
-            f'<td class="ice-nowrap">{c}</td>' if j in _NOWRAP else f"<td>{c}</td>"
+            f'<td class="ice-num">{c}</td>'
+            if j in _NUMERIC
+            else (f'<td class="ice-grow">{c}</td>' if j == _GROW else f"<td>{c}</td>")
             for j, c in enumerate(_row_cells(record, reason, now))
         )
-        rows.append(f'<tr><td class="ice-muted ice-nowrap">{start + i + 1:,}</td>{cells}</tr>')
+        rows.append(f'<tr><td class="ice-muted ice-num">{start + i + 1:,}</td>{cells}</tr>')
     if not rows:
         rows.append(f'<tr><td colspan="{len(TABLE_COLUMNS) + 1}" class="ice-muted">No jobs match.</td></tr>')
     end = start + len(page)
     caption = f"rows {start + 1:,}–{end:,} of {total:,}" if len(page) else f"0 of {total:,} rows"
     return (
         f'{STYLE if style else ""}<div class="ice-root ice-scroll"><table class="ice-table">'
-        f'<caption class="ice-muted" style="text-align:left">{caption}</caption>'
-        f"<thead><tr><th>#</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+        f'<caption class="ice-muted">{caption}</caption>'
+        f'<thead><tr><th class="ice-num">#</th>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 

@@ -26,9 +26,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["JobsView", "conform", "records_to_frame"]
 
+#: Menu value of "no sort" and "all statuses": a Dropdown whose value is None shows nothing
+#: selected, so the menus use the empty string for these choices (never a column or status:
+#: a frame's empty statuses are missing values, not "").
+_NONE = ""
+
 #: Sortable columns offered in the sort menu: (label, column).
-SORT_CHOICES: tuple[tuple[str, str | None], ...] = (
-    ("original order", None),
+SORT_CHOICES: tuple[tuple[str, str], ...] = (
+    ("original order", _NONE),
     ("submit time", "submit_time"),
     ("finish time", "finish_time"),
     ("duration", "duration"),
@@ -51,7 +56,14 @@ SORT_CHOICES: tuple[tuple[str, str | None], ...] = (
     ("fetch error message", "error_message"),
 )
 
-_BUTTON_STYLE = {"success": "success", "fail": "danger", "running": "info", "error": "warning", "unknown": ""}
+#: Background of the summary strip's status buttons: the badges' and the charts' colours.
+_BUTTON_COLORS = {
+    "success": "#1a7f37",
+    "fail": "#cf222e",
+    "running": "#0969da",
+    "error": "#9a6700",
+    "unknown": "#6e7781",
+}
 
 
 def records_to_frame(records: Iterable[Any], *, client: Any = None) -> pd.DataFrame:
@@ -154,14 +166,27 @@ class JobsView(widgets.VBox):
             layout=widgets.Layout(width="22em"),
         )
         self._text_box.observe(self._on_text, names="value")
-        self._status_menu = widgets.Dropdown(description="Status", layout=widgets.Layout(width="16em"))
+        self._status_menu = widgets.Dropdown(
+            options=[("All", _NONE)],
+            value=_NONE,
+            description="Status",
+            layout=widgets.Layout(width="15em"),
+            style={"description_width": "auto"},
+        )
         self._status_menu.observe(self._on_status_menu, names="value")
         self._sort_menu = widgets.Dropdown(
-            options=list(SORT_CHOICES), value=None, description="Sort by", layout=widgets.Layout(width="16em")
+            options=list(SORT_CHOICES),
+            value=_NONE,
+            description="Sort by",
+            layout=widgets.Layout(width="15em"),
+            style={"description_width": "auto"},
         )
         self._sort_menu.observe(self._on_sort, names="value")
         self._order = widgets.ToggleButtons(
-            options=[("↑ asc", True), ("↓ desc", False)], value=True, style={"button_width": "5em"}
+            options=[("↑ asc", True), ("↓ desc", False)],
+            value=True,
+            tooltips=["ascending", "descending"],
+            style={"button_width": "5.5em"},
         )
         self._order.observe(self._on_sort, names="value")
         self._first = widgets.Button(icon="angle-double-left", tooltip="first page", layout=_small())
@@ -175,7 +200,11 @@ class JobsView(widgets.VBox):
         self._page_label = widgets.Label()
         # -- table and the opened job
         self._table = widgets.HTML(layout=widgets.Layout(width="100%"))
-        self._row_menu = widgets.Dropdown(description="Open job", layout=widgets.Layout(width="40em"))
+        self._row_menu = widgets.Dropdown(
+            description="Open job",
+            layout=widgets.Layout(width="40em"),
+            style={"description_width": "auto"},
+        )
         self._row_menu.observe(self._on_row, names="value")
         self._card_box = widgets.VBox()
         # -- export
@@ -342,7 +371,9 @@ class JobsView(widgets.VBox):
     def set_notice(self, text: str | None) -> None:
         """A short line beside the summary (e.g. ``updated 3 s ago``)."""
         self._notice = text
-        self._notice_html.value = f'<span class="ice-muted">{_render.esc(text, 300)}</span>' if text else ""
+        self._notice_html.value = (
+            f'<span class="ice-root ice-muted">&nbsp;· {_render.esc(text, 300)}</span>' if text else ""
+        )
 
     # ------------------------------------------------------------------ internals
 
@@ -358,7 +389,7 @@ class JobsView(widgets.VBox):
     def _sync_controls(self) -> None:
         self._quiet = True
         try:
-            options = [("all", None)] + [
+            options = [("All", _NONE)] + [
                 (_render.status_label(s) if s != _render.ERROR_KEY else "⚠ fetch error", s)
                 for s in self._summary.counts
             ]
@@ -366,22 +397,27 @@ class JobsView(widgets.VBox):
                 options.append((_render.clip(self._status, 40), self._status))
             if list(self._status_menu.options) != options:
                 self._status_menu.options = options
-            self._status_menu.value = self._status
+            self._status_menu.value = _NONE if self._status is None else self._status
             self._text_box.value = self._text
-            self._sort_menu.value = self._sort
+            self._sort_menu.value = _NONE if self._sort is None else self._sort
             self._order.value = self._ascending
             for button in self._status_box.children:
-                button.icon = "filter" if getattr(button, "_ice_status", None) == self._status else ""
+                chosen = getattr(button, "_ice_status", None) == self._status
+                button.icon = "filter" if chosen else ""
+                if chosen:
+                    button.add_class("ice-selected")
+                else:
+                    button.remove_class("ice-selected")
         finally:
             self._quiet = False
 
     def _refresh_summary(self) -> None:
         summary = self._summary
-        wanted: list[tuple[str | None, str, str]] = [(None, f"All {summary.total:,}", "")]
+        wanted: list[tuple[str | None, str, str | None]] = [(None, f"All {summary.total:,}", None)]
         for status, n in summary.counts.items():
             kind = "error" if status == _render.ERROR_KEY else _render.status_kind(status)
             label = "fetch error" if status == _render.ERROR_KEY else _render.status_text(status)
-            wanted.append((status, f"{label} {n:,}", _BUTTON_STYLE[kind]))
+            wanted.append((status, f"{label} {n:,}", _BUTTON_COLORS[kind]))
         current = list(self._status_box.children)
         if [getattr(b, "_ice_status", None) for b in current] == [w[0] for w in wanted]:
             for button, (_, description, _) in zip(current, wanted):  # same statuses: relabel only
@@ -389,13 +425,16 @@ class JobsView(widgets.VBox):
                     button.description = description
         else:
             buttons = []
-            for key, description, style in wanted:
+            for key, description, color in wanted:
                 button = widgets.Button(
                     description=description,
-                    button_style=style,
                     tooltip="show every job" if key is None else f"show only {description.rsplit(' ', 1)[0]}",
-                    layout=widgets.Layout(width="auto"),
+                    layout=widgets.Layout(width="auto", margin="2px 6px 2px 0"),
                 )
+                if color is not None:  # the status's own colour, as in the badges and charts
+                    button.style.button_color = color
+                    button.style.text_color = "white"
+                    button.style.font_weight = "600"
                 button._ice_status = key
                 button.on_click(self._on_status_button)
                 buttons.append(button)
@@ -408,6 +447,8 @@ class JobsView(widgets.VBox):
             f"{_render.format_duration(summary.p50)} · p90 {_render.format_duration(summary.p90)}"
             f" · max {_render.format_duration(summary.max)}</span>"
         )
+        failures = summary.counts.get("Fail", 0) + summary.counts.get(_render.ERROR_KEY, 0)
+        self._tabs.titles = ("Jobs", "Charts", f"Failures ({failures:,})" if failures else "Failures")
         self._sync_controls()
 
     def _render_page(self) -> None:
@@ -416,12 +457,10 @@ class JobsView(widgets.VBox):
         self._table.value = _render.table_html(
             page, start=start, total=len(self._positions), stale=self._stale
         )
-        self._page_label.value = (
-            f"page {self._page + 1:,} of {self.page_count:,} · {len(self._positions):,} jobs"
-        )
+        self._page_label.value = f"page {self._page + 1:,} of {self.page_count:,}"
         self._first.disabled = self._prev.disabled = self._page == 0
         self._next.disabled = self._last.disabled = self._page >= self.page_count - 1
-        options: list[tuple[str, int | None]] = [("— choose a row —", None)]
+        options: list[tuple[str, int]] = [("— choose a row of this page —", -1)]
         for i, (position, job_id, name) in enumerate(
             zip(
                 self._positions[start : start + self._page_size],
@@ -436,7 +475,7 @@ class JobsView(widgets.VBox):
         self._quiet = True
         try:
             self._row_menu.options = options
-            self._row_menu.value = None
+            self._row_menu.value = -1
         finally:
             self._quiet = False
 
@@ -450,7 +489,10 @@ class JobsView(widgets.VBox):
             rows = self._frame.iloc[np.sort(self._positions)]
             now = _fetched_at(self._frame)
             charts = [
-                ("histogram of job durations", _charts.duration_histogram(rows["duration"])),
+                (
+                    "histogram of job durations",
+                    _charts.duration_histogram(rows["duration"], status=rows["status"]),
+                ),
                 ("timeline of jobs", _charts.timeline(rows, now=now)),
             ]
             self._chart_cache[key] = charts
@@ -507,10 +549,10 @@ class JobsView(widgets.VBox):
 
     def _on_sort(self, _change: dict[str, Any]) -> None:
         if not self._quiet:
-            self.sort_by(self._sort_menu.value, self._order.value)
+            self.sort_by(self._sort_menu.value or None, self._order.value)
 
     def _on_row(self, change: dict[str, Any]) -> None:
-        if not self._quiet and change["new"] is not None:
+        if not self._quiet and change["new"] is not None and change["new"] >= 0:
             self._open_position(int(change["new"]))
 
     def _on_tab(self, change: dict[str, Any]) -> None:
