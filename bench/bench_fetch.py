@@ -11,7 +11,16 @@ Phase 1 starts the emulator in a subprocess with ``--latency-ms 10`` and fetches
 - the official SDK in a 16-thread pool (one shared SDK client).
 
 Each row shows wall time, jobs/s, CPU of this (the fetching) process per job from
-``time.process_time()`` (all threads), and the ratio to the latency bound N x 10 ms / 16.
+``time.process_time()`` (all threads), and the ratio to the latency bound N x 10 ms / 16,
+and is labelled with the transport actually used: ``RawSender-http``, ``RawSender-https``,
+``httpx`` (read from the AsyncClient the batch engine built), ``requests`` for the SDK.
+
+The HTTPS phase (``--https``, on by default) does the same over TLS, the path every real
+ICE endpoint takes: the emulator serves HTTPS with a throw-away ``trustme`` CA and
+certificate for 127.0.0.1, trusted here through ``SSL_CERT_FILE`` (fetch_jobs, as httpx
+does) and the SDK's own ``ca`` option. Rows: fetch_jobs with its defaults and at
+concurrency 16 (RawSender-https), fetch_jobs at 16 forced onto httpx (what HTTPS cost
+before RawSender spoke TLS), the SDK plain loop (sampled) and the SDK in a 16-thread pool.
 
 Phase 2 starts an emulator with ``--qps 150`` and no latency and runs ``fetch_jobs`` with
 its defaults: sustained jobs/s, throttled answers as a share of all requests, and whether
@@ -22,12 +31,13 @@ Every run is bounded: the emulators are stopped at the end, whatever happens.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +45,7 @@ from typing import Any
 import pandas as pd
 
 import ice_widgets
+from ice_widgets import _batch
 from ice_widgets._batch import DEFAULT_CONCURRENCY
 from ice_widgets._frames import build_frame
 from ice_widgets._models import PackageJob
@@ -51,7 +62,7 @@ def client_for(endpoint: str) -> ice_widgets.Client:
     )
 
 
-def sdk_client(endpoint: str) -> Any:
+def sdk_client(endpoint: str, ca: str | None = None) -> Any:
     from alibabacloud_ice20201109.client import Client as IceClient
     from alibabacloud_tea_openapi import models as open_api_models
 
@@ -63,8 +74,47 @@ def sdk_client(endpoint: str) -> Any:
         protocol=scheme,
         read_timeout=10_000,
         connect_timeout=5_000,
+        ca=ca,  # the SDK's own CA option (requests' verify=)
     )
     return IceClient(config)
+
+
+TRANSPORTS: list[str] = []
+
+
+@contextlib.contextmanager
+def recording_transports() -> Iterator[list[str]]:
+    """Record the transport of every AsyncClient the batch engine builds (RawSender-http, ...)."""
+    original = _batch.async_client_for
+    seen: list[str] = []
+
+    def recording(client: Any) -> Any:
+        twin = original(client)
+        seen.append(_batch.transport_name(twin))
+        return twin
+
+    _batch.async_client_for = recording
+    try:
+        yield seen
+    finally:
+        _batch.async_client_for = original
+
+
+@contextlib.contextmanager
+def forced_httpx() -> Iterator[None]:
+    """Make the batch engine send through httpx even where RawSender could (for comparison)."""
+    original = _batch._raw_capable
+    _batch._raw_capable = lambda endpoint: False
+    try:
+        yield
+    finally:
+        _batch._raw_capable = original
+
+
+def fetch_labelled(ids: list[str], client: ice_widgets.Client, **options: Any) -> tuple[pd.DataFrame, str]:
+    with recording_transports() as seen:
+        frame = ice_widgets.fetch_jobs(ids, client=client, **options)
+    return frame, ",".join(sorted(set(seen))) or "?"
 
 
 def sdk_get(client: Any, job_id: str) -> str:
@@ -100,7 +150,7 @@ def measure(fn: Callable[[], Any]) -> tuple[float, float, Any]:
 def row(name: str, n: int, wall: float, cpu: float, bound: float, note: str = "") -> str:
     server = SERVER_CPU[-1] if SERVER_CPU else 0.0
     return (
-        f"  {name:<34} {wall:7.2f} s {n / wall:7.0f} jobs/s {1000 * cpu / n:7.3f} ms CPU/job "
+        f"  {name:<52} {wall:7.2f} s {n / wall:7.0f} jobs/s {1000 * cpu / n:7.3f} ms CPU/job "
         f"(emulator {1000 * server / n:5.3f}) {wall / bound:5.2f}x bound  {note}"
     )
 
@@ -142,12 +192,12 @@ def phase_latency(n: int, sample: int) -> None:
         )
         results = {}
         with client_for(emu.endpoint) as client:
-            wall, cpu, frame = measure(lambda: ice_widgets.fetch_jobs(ids, client=client))
+            wall, cpu, (frame, used) = measure(lambda: fetch_labelled(ids, client))
             ok = rows_correct(frame, expected)
             results["defaults"] = (wall, cpu)
             print(
                 row(
-                    f"fetch_jobs (defaults, c={DEFAULT_CONCURRENCY})",
+                    f"fetch_jobs (defaults, c={DEFAULT_CONCURRENCY}) [{used}]",
                     n,
                     wall,
                     cpu,
@@ -157,12 +207,15 @@ def phase_latency(n: int, sample: int) -> None:
                 flush=True,
             )
         with client_for(emu.endpoint) as client:
-            wall, cpu, frame = measure(
-                lambda: ice_widgets.fetch_jobs(ids, client=client, concurrency=16, progress=False)
+            wall, cpu, (frame, used) = measure(
+                lambda: fetch_labelled(ids, client, concurrency=16, progress=False)
             )
             ok = rows_correct(frame, expected)
             results["c16"] = (wall, cpu)
-            print(row("fetch_jobs(concurrency=16)", n, wall, cpu, bound, f"rows correct: {ok}"), flush=True)
+            print(
+                row(f"fetch_jobs(concurrency=16) [{used}]", n, wall, cpu, bound, f"rows correct: {ok}"),
+                flush=True,
+            )
 
         part = ids[:sample]
         wall, cpu, _ = measure(lambda: [sdk_get(sdk, i) for i in part])
@@ -171,7 +224,7 @@ def phase_latency(n: int, sample: int) -> None:
         results["sdk_loop"] = (wall_n, cpu_n)
         print(
             row(
-                "official SDK, plain loop",
+                "official SDK, plain loop [requests]",
                 n,
                 wall_n,
                 cpu_n,
@@ -186,7 +239,10 @@ def phase_latency(n: int, sample: int) -> None:
             wall, cpu, statuses = measure(lambda: list(pool.map(lambda i: sdk_get(sdk, i), ids)))
         ok = statuses == [expected[i]["Status"] for i in ids]
         results["sdk_pool"] = (wall, cpu)
-        print(row("official SDK, 16-thread pool", n, wall, cpu, bound, f"statuses correct: {ok}"), flush=True)
+        print(
+            row("official SDK, 16-thread pool [requests]", n, wall, cpu, bound, f"statuses correct: {ok}"),
+            flush=True,
+        )
 
     d_wall, _ = results["defaults"]
     c_wall, c_cpu = results["c16"]
@@ -199,6 +255,102 @@ def phase_latency(n: int, sample: int) -> None:
     print(f"    c=16 vs latency bound         {c_wall / bound:6.2f}x          (target <= 1.3x)")
     print(f"    defaults vs SDK pool          {p_wall / d_wall:6.2f}x as fast  (target >= 1.2x)")
     print("  (CPU/job: this process, all threads; emulator: CPU of the emulator process per job)")
+
+
+def phase_https(n: int, sample: int) -> None:
+    """Phase 1 over TLS: the emulator serves HTTPS with a trustme certificate for 127.0.0.1."""
+    import tempfile
+
+    import trustme
+
+    latency = 10.0
+    bound = n * latency / 1000 / 16
+    with tempfile.TemporaryDirectory(prefix="bench-tls-") as tmp:
+        ca = trustme.CA()
+        cafile, pem = os.path.join(tmp, "ca.pem"), os.path.join(tmp, "server.pem")
+        ca.cert_pem.write_to_path(cafile)
+        ca.issue_cert("127.0.0.1", "localhost").private_key_and_cert_chain_pem.write_to_path(pem)
+        saved = os.environ.get("SSL_CERT_FILE")
+        os.environ["SSL_CERT_FILE"] = cafile  # trusted as httpx (and so RawSender) reads it
+        try:
+            with start_subprocess(
+                jobs=n, seed=SEED, anchor=ANCHOR, latency_ms=latency, tls_cert=pem, tls_key=pem
+            ) as emu:
+                _https_rows(emu, n, sample, bound, latency, cafile)
+        finally:
+            if saved is None:
+                os.environ.pop("SSL_CERT_FILE", None)
+            else:
+                os.environ["SSL_CERT_FILE"] = saved
+
+
+def _https_rows(emu: Any, n: int, sample: int, bound: float, latency: float, cafile: str) -> None:
+    global SERVER_PID
+    SERVER_PID = emu.process.pid
+    ids = [job["JobId"] for job in generate_jobs(n, SEED, anchor=ANCHOR)]
+    expected = truth(ids, n)
+    with client_for(emu.endpoint) as client:  # warm-up, untimed
+        ice_widgets.fetch_jobs(ids[:50], client=client, progress=False)
+    sdk = sdk_client(emu.endpoint, ca=cafile)
+    for job_id in ids[:5]:
+        sdk_get(sdk, job_id)
+    print(
+        f"phase HTTPS: {n:,} IDs, emulator --latency-ms {latency:g} serving TLS (trustme CA, "
+        f"{emu.endpoint}); latency bound {bound:.2f} s"
+    )
+    results: dict[str, tuple[float, float]] = {}
+    runs: list[tuple[str, str, dict[str, Any], bool]] = [
+        ("defaults", f"fetch_jobs (defaults, c={DEFAULT_CONCURRENCY})", {}, False),
+        ("c16", "fetch_jobs(concurrency=16)", {"concurrency": 16, "progress": False}, False),
+        ("c16_httpx", "fetch_jobs(concurrency=16), forced", {"concurrency": 16, "progress": False}, True),
+    ]
+    for key, name, options, httpx_only in runs:
+        with client_for(emu.endpoint) as client:
+            with forced_httpx() if httpx_only else contextlib.nullcontext():
+                wall, cpu, (frame, used) = measure(lambda: fetch_labelled(ids, client, **options))  # noqa: B023
+            ok = rows_correct(frame, expected)
+        results[key] = (wall, cpu)
+        print(row(f"{name} [{used}]", n, wall, cpu, bound, f"rows correct: {ok}"), flush=True)
+
+    part = ids[:sample]
+    wall, cpu, _ = measure(lambda: [sdk_get(sdk, i) for i in part])
+    wall_n, cpu_n = wall * n / sample, cpu * n / sample
+    SERVER_CPU[-1] *= n / sample
+    results["sdk_loop"] = (wall_n, cpu_n)
+    print(
+        row(
+            "official SDK, plain loop [requests, https]",
+            n,
+            wall_n,
+            cpu_n,
+            bound,
+            f"extrapolated from {sample} IDs timed ({wall:.2f} s)",
+        ),
+        flush=True,
+    )
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda i: sdk_get(sdk, i), ids[:64]))  # start the 16 threads, open connections
+        wall, cpu, statuses = measure(lambda: list(pool.map(lambda i: sdk_get(sdk, i), ids)))
+    ok = statuses == [expected[i]["Status"] for i in ids]
+    results["sdk_pool"] = (wall, cpu)
+    print(
+        row("official SDK, 16-thread pool [requests, https]", n, wall, cpu, bound, f"statuses correct: {ok}"),
+        flush=True,
+    )
+    d_wall, _ = results["defaults"]
+    c_wall, c_cpu = results["c16"]
+    h_wall, h_cpu = results["c16_httpx"]
+    l_wall, _ = results["sdk_loop"]
+    p_wall, p_cpu = results["sdk_pool"]
+    print("  targets over HTTPS:")
+    print(f"    defaults vs SDK loop          {l_wall / d_wall:6.1f}x faster   (target >= 10x)")
+    print(f"    c=16 vs SDK pool              {p_wall / c_wall:6.2f}x as fast  (target >= 1.0x)")
+    print(f"    c=16 CPU/job vs SDK pool      {c_cpu / p_cpu:6.2f}x          (target <= 1.0x)")
+    print(f"    c=16 vs latency bound         {c_wall / bound:6.2f}x          (target <= 1.3x)")
+    print(f"    defaults vs SDK pool          {p_wall / d_wall:6.2f}x as fast  (target >= 1.2x)")
+    print(
+        f"    c=16 RawSender vs httpx       {h_wall / c_wall:6.2f}x as fast, {h_cpu / c_cpu:5.2f}x less CPU/job"
+    )
 
 
 def phase_models(n: int) -> None:
@@ -310,6 +462,7 @@ def main() -> None:
     parser.add_argument("--qps-n", type=int, default=3000, help="IDs in phase 2 (default 3000)")
     parser.add_argument("--qps", type=float, default=150.0)
     parser.add_argument("--skip-qps", action="store_true")
+    parser.add_argument("--skip-https", action="store_true", help="skip the HTTPS phase")
     parser.add_argument(
         "--models", type=int, default=0, metavar="N", help="first compare the concurrency models on N IDs"
     )
@@ -322,6 +475,8 @@ def main() -> None:
     if args.models:
         phase_models(args.models)
     phase_latency(args.n, min(args.sdk_loop_sample, args.n))
+    if not args.skip_https:
+        phase_https(args.n, min(args.sdk_loop_sample, args.n))
     if not args.skip_qps:
         phase_qps(args.qps_n, args.qps)
 
