@@ -324,3 +324,59 @@ def test_render_module_imports_no_ipywidgets() -> None:
     code = "import sys, ice_widgets.widgets._render; print('ipywidgets' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_table_rows_stay_one_line_with_the_full_text_on_hover() -> None:
+    long_name = "travel-vlog-01268-hls-abr-" + "x" * 60
+    url = "https://live-archive-hz.oss-cn-hangzhou.aliyuncs.com/packaged/2026/11/27/a/master.m3u8?Expires=1"
+    jobs = [
+        _job(JobId="a" * 32, Name=long_name, OutputUrl=url),
+        _job(
+            JobId="b" * 32, Status="Fail", Code="InvalidParameter.Input", Message="no video", OutputUrl=None
+        ),
+        _job(JobId="c" * 32, OutputUrl="oss://bucket/packaged/out.m3u8"),
+    ]
+    markup = r.table_html(build_frame(jobs))
+    doc = parse(markup)
+    # the table fills its box, in a container that scrolls sideways; cells never wrap
+    assert ("div", {"class": "ice-root ice-scroll"}) in doc.tags
+    assert ("table", {"class": "ice-table ice-fill"}) in doc.tags
+    for rule in (".ice-scroll{overflow-x:auto", "white-space:nowrap", "text-overflow:ellipsis"):
+        assert rule in r.STYLE
+    # long names are cut by the stylesheet only: the whole name is the text and the title
+    names = [
+        a for t, a in doc.tags if t == "span" and a.get("class") == "ice-ell" and a.get("title") == long_name
+    ]
+    assert len(names) == 1 and long_name in "".join(doc.text)
+    # the whole job ID, copyable, in the compact monospace style
+    ids = [a for t, a in doc.tags if a.get("class") == "ice-copy"]
+    assert len(ids) == 3 and all(j * 32 in "".join(doc.text) for j in "abc")
+    # an http(s) output: a link to the whole URL, showing its file name
+    (link,) = [a for t, a in doc.tags if t == "a"]
+    assert link == {
+        "class": "ice-link ice-url ice-ell",
+        "href": url,
+        "title": url,
+        "rel": "noopener noreferrer",
+        "target": "_blank",
+    }
+    assert ">master.m3u8</a>" in markup
+    # any other output is text (not a link, not mistaken for a job ID), whole in its title
+    oss = [a for t, a in doc.tags if a.get("title") == "oss://bucket/packaged/out.m3u8"]
+    assert oss == [{"class": "ice-mono ice-ell", "title": "oss://bucket/packaged/out.m3u8"}]
+    # the code of a failure, with its message on hover
+    codes = [a for t, a in doc.tags if t == "code"]
+    assert codes == [{"class": "ice-ell", "title": "InvalidParameter.Input: no video"}]
+
+
+def test_table_running_job_shows_elapsed_time_marked_as_running() -> None:
+    frame = build_frame([_job(Status="Init", FinishTime=None)])
+    markup = r.table_html(frame)
+    assert 'class="ice-elapsed" title="still running: time since it was submitted"' in markup
+
+
+def test_status_colours_are_the_same_in_badges_and_charts() -> None:
+    from ice_widgets.widgets import _charts
+
+    for kind, colour in _charts.COLORS.items():
+        assert f".ice-status-{kind}{{background:{colour}}}" in r.STYLE

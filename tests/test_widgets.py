@@ -404,3 +404,64 @@ def test_view_set_frame_relabels_status_buttons_without_new_widgets() -> None:
     view.set_frame(frame)  # no Fail any more: the buttons are rebuilt
     assert "Fail" not in [b.description.split()[0] for b in view._status_box.children]
     assert all(b.comm is None for b in before)
+
+
+def test_view_menus_show_their_choice_from_the_start() -> None:
+    view = _view()
+    # A Dropdown whose value is None shows an empty box: every menu starts on a real choice.
+    assert view._status_menu.label == "All"
+    assert view._sort_menu.label == "original order"
+    assert view._row_menu.index == 0 and view._row_menu.label.startswith("— choose a row")
+    view.sort_by("job_id", ascending=False)
+    assert view._sort_menu.label == "job ID" and view._order.label == "↓ desc"
+    view.set_filter(status="Fail")
+    assert view._status_menu.label == "✗ Fail"
+    view._status_menu.value = ""  # "All" chosen in the front end
+    assert view.filtered_count == 61 and view._status_menu.label == "All"
+    view._sort_menu.value = ""  # "original order" chosen in the front end
+    assert list(view.export()["job_id"])[:2] == ["job000", "job001"]
+    view._row_menu.value = -1  # the placeholder opens nothing
+    assert view._card_box.children == ()
+
+
+def test_view_status_buttons_have_the_badges_colours() -> None:
+    from ice_widgets.widgets import _charts, _render
+
+    view = _view()
+    buttons = {b._ice_status: b for b in view._status_box.children}
+    assert buttons[None].style.button_color is None  # "All" stays neutral
+    for status, kind in (("Success", "success"), ("Fail", "fail"), ("Init", "running")):
+        colour = buttons[status].style.button_color
+        assert colour == _charts.COLORS[kind]
+        assert f".ice-status-{kind}{{background:{colour}}}" in _render.STYLE
+    assert f".ice-status-error{{background:{buttons['error'].style.button_color}}}" in _render.STYLE
+    assert "ice-selected" in buttons[None]._dom_classes
+    buttons["Fail"].click()
+    assert "ice-selected" in buttons["Fail"]._dom_classes
+    assert "ice-selected" not in buttons[None]._dom_classes
+
+
+def test_view_order_buttons_and_failures_tab_title() -> None:
+    view = _view()
+    assert [label for label, _ in view._order.options] == ["↑ asc", "↓ desc"]
+    assert view._order.tooltips == ("ascending", "descending")
+    assert view._tabs.titles == ("Jobs", "Charts", "Failures (21)")  # 20 failed, 1 fetch error
+    frame = view.frame[view.frame["status"] == "Success"].reset_index(drop=True)
+    view.set_frame(frame)
+    assert view._tabs.titles[2] == "Failures"
+
+
+def test_charts_histogram_by_status_and_timeline_mode_choice() -> None:
+    import numpy as np
+
+    from ice_widgets.widgets import _charts
+
+    small = build_frame(_records(30))
+    assert _charts.duration_histogram(small["duration"], status=small["status"])[:4] == b"\x89PNG"
+    day = np.datetime64("2026-01-01T00:00:00", "ns")
+    starts = day + np.arange(100) * np.timedelta64(1, "h")  # 100 jobs over four days...
+    short = starts + np.timedelta64(60, "s")  # ...of one minute each: bars too thin to see
+    long = starts + np.timedelta64(3, "h")
+    assert not _charts._bars_visible(starts, short)
+    assert _charts._bars_visible(starts, long)
+    assert _charts._bars_visible(starts, np.full(100, np.datetime64("NaT", "ns")))  # none finished

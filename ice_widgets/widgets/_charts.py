@@ -38,7 +38,7 @@ LABELS = {"success": "Success", "fail": "Fail", "running": "Init (running)", "un
 #: A bar per job only when the median job lasts at least this share of the time span.
 MIN_BAR_SHARE = 1 / 400
 _SIZE = (7.0, 2.6)
-_DPI = 80
+_DPI = 100
 
 
 def _figure():  # type: ignore[no-untyped-def]

@@ -104,7 +104,7 @@ margin-left:1px}
 .ice-kv th{text-align:left;font-weight:600;padding:2px 12px 2px 0;vertical-align:top;white-space:nowrap}
 .ice-kv td{padding:2px 0;overflow-wrap:anywhere;unicode-bidi:isolate}
 .ice-table{font-size:12px}
-.ice-scroll>.ice-table{width:100%}
+.ice-table.ice-fill{width:100%}
 .ice-table th,.ice-table td{border-bottom:1px solid rgba(127,127,127,.25);padding:3px 6px;\
 text-align:left;vertical-align:middle;white-space:nowrap;unicode-bidi:isolate}
 .ice-table thead th{font-weight:600;border-bottom-width:2px}
@@ -117,9 +117,10 @@ white-space:nowrap;vertical-align:middle}
 .ice-table td.ice-grow{max-width:0;width:100%;min-width:10em}
 .ice-grow>.ice-ell{display:block;max-width:none}
 .ice-table .ice-badge{font-size:11px;padding:0 7px}
-.ice-table code{font-family:var(--jp-code-font-family,monospace);font-size:11px;max-width:9em}
+.ice-table code{font-family:var(--jp-code-font-family,monospace);font-size:11px;max-width:13em}
 .ice-table .ice-url{max-width:10em}
 .ice-elapsed{font-style:italic}
+.ice-table td.ice-wrap{white-space:normal;min-width:16em}
 .ice-table a.ice-link::after{content:none}
 .ice-mono{font-family:var(--jp-code-font-family,monospace);font-size:11px}
 .ice-copy{user-select:all;font-family:var(--jp-code-font-family,monospace);font-size:12px}
@@ -812,7 +813,7 @@ def table_html(
     end = start + len(page)
     caption = f"rows {start + 1:,}–{end:,} of {total:,}" if len(page) else f"0 of {total:,} rows"
     return (
-        f'{STYLE if style else ""}<div class="ice-root ice-scroll"><table class="ice-table">'
+        f'{STYLE if style else ""}<div class="ice-root ice-scroll"><table class="ice-table ice-fill">'
         f'<caption class="ice-muted">{caption}</caption>'
         f'<thead><tr><th class="ice-num">#</th>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div>"
@@ -882,13 +883,14 @@ def triage_html(table: pd.DataFrame, *, style: bool = False) -> str:
         rows.append(
             f'<tr><td><span class="ice-badge ice-status-{kind}">{html.escape(record["kind"])}</span></td>'
             f"<td><code>{esc(record['code'], 120) or '—'}</code></td>"
-            f"<td>{esc(record['message'], 400) or '—'}</td>"
-            f"<td>{int(record['count']):,}</td>"
+            f'<td class="ice-wrap">{esc(record["message"], 400) or "—"}</td>'
+            f'<td class="ice-num">{int(record["count"]):,}</td>'
             f'<td><span class="ice-copy">{esc(record["example_job_id"], 80)}</span></td></tr>'
         )
     return (
-        f'{STYLE if style else ""}<div class="ice-root"><table class="ice-table"><thead><tr><th>Kind</th>'
-        f"<th>Code</th><th>Message</th><th>Jobs</th><th>Example job</th></tr></thead>"
+        f'{STYLE if style else ""}<div class="ice-root ice-scroll"><table class="ice-table"><thead><tr>'
+        '<th>Kind</th><th>Code</th><th>Message</th><th class="ice-num">Jobs</th><th>Example job</th>'
+        "</tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
 

@@ -214,8 +214,8 @@ class JobsView(widgets.VBox):
         self._export_button.on_click(lambda _b: self._export_clicked())
         self._export_note = widgets.HTML()
         # -- tabs
-        self._hist = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
-        self._timeline = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        self._hist = widgets.Image(format="png", layout=_chart_layout())
+        self._timeline = widgets.Image(format="png", layout=_chart_layout())
         self._charts_note = widgets.HTML()
         self._triage_html = widgets.HTML()
         table_tab = widgets.VBox(
@@ -613,6 +613,11 @@ class JobsView(widgets.VBox):
 
 def _small() -> widgets.Layout:
     return widgets.Layout(width="2.6em")
+
+
+def _chart_layout() -> widgets.Layout:
+    # Natural size (a VBox would stretch the PNG to its width, blurred), smaller if need be.
+    return widgets.Layout(max_width="100%", align_self="flex-start", margin="0 0 8px 0")
 
 
 def _fetched_at(frame: pd.DataFrame) -> datetime | None:
