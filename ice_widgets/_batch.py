@@ -396,11 +396,21 @@ class RawSender:
         return status, headers, body
 
     async def aclose(self) -> None:
-        """Close every idle connection; later sends fail."""
+        """Close every idle connection; later sends fail.
+
+        TLS connections end with a close_notify exchange: it is awaited (at most 0.25 s),
+        so that no connection is left half-closed when the event loop closes.
+        """
         self._closed = True
         idle, self._idle = self._idle, []
         for _, writer in idle:
             writer.close()
+        if self.tls and idle:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.25):
+                    await asyncio.gather(
+                        *(writer.wait_closed() for _, writer in idle), return_exceptions=True
+                    )
 
 
 def default_ssl_context() -> ssl.SSLContext:

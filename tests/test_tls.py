@@ -10,7 +10,12 @@ accepted (``stats.accepted``, handshakes that failed included), TLS connections 
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
+import subprocess
+import sys
+import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -136,6 +141,11 @@ def test_fetch_jobs_over_https_uses_raw_sender_and_every_row_is_right(
     assert senders[0].connections == connections == accepted
     assert 1 <= connections <= batch.DEFAULT_CONCURRENCY < len(ids)
     assert served == requests == len(ids)
+    # the client closed every connection it opened
+    deadline = time.monotonic() + 5
+    while tls_emulator._runner.state.connections and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not tls_emulator._runner.state.connections
 
 
 def test_afetch_jobs_over_https_with_the_default_client(
@@ -176,6 +186,42 @@ def test_raw_sender_keeps_tls_connections_alive_with_a_client_context(
     accepted, connections, served = (b - a for a, b in zip(before, counts(tls_emulator), strict=True))
     assert all(400 <= status < 500 and body.startswith(b"{") for status, _, body in answers)
     assert (accepted, connections, served) == (1, 1, 5)
+
+
+def test_no_tls_connection_is_left_unclosed_when_the_batch_loop_ends(pki: Pki, tmp_path: Path) -> None:
+    """fetch_jobs' private loop closes only after the TLS shutdowns (no ResourceWarning).
+
+    The emulator runs in the same process as the client: its thread competes for the GIL,
+    so its close_notify answers come late, as from a distant server.
+    """
+    script = tmp_path / "fetch.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import gc
+            import ice_widgets
+            from ice_widgets.emulator import Emulator
+            with Emulator(jobs=300, seed=3, tls=({pki.server_pem!r}, {pki.server_pem!r})) as emu:
+                client = ice_widgets.Client(endpoint=emu.endpoint, access_key_id=emu.access_key_id,
+                                            access_key_secret=emu.access_key_secret)
+                frame = ice_widgets.fetch_jobs(emu.job_ids, client=client, progress=False)
+                gc.collect()
+                print("rows", int(frame["error_code"].isna().sum()))
+            """
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if not k.upper().endswith("_PROXY")}
+    env["SSL_CERT_FILE"] = pki.cafile
+    done = subprocess.run(
+        [sys.executable, "-X", "dev", "-W", "always::ResourceWarning", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["rows", "300"]
+    assert "unclosed transport" not in done.stderr, done.stderr[-2000:]
 
 
 # --------------------------------------------------------------------------- certificate failures
