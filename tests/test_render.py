@@ -380,3 +380,12 @@ def test_status_colours_are_the_same_in_badges_and_charts() -> None:
 
     for kind, colour in _charts.COLORS.items():
         assert f".ice-status-{kind}{{background:{colour}}}" in r.STYLE
+
+
+def test_card_link_wraps_only_after_slashes_and_keeps_its_text() -> None:
+    url = "https://live-archive-hz.oss-cn-hangzhou.aliyuncs.com/packaged/concert-01041/cmaf-abr/master.m3u8"
+    doc = parse(r.url_html(url))
+    assert "".join(doc.text) == url  # the visible (and copied) text is the whole URL
+    kept = [a for t, a in doc.tags if t == "span"]
+    assert len(kept) == 4 and all(a == {"class": "ice-nowrap"} for a in kept)  # no break inside
+    assert [t for t, _ in doc.tags].count("wbr") == 4  # a break allowed after each "/" of the path

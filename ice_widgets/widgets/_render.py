@@ -184,6 +184,21 @@ def safe_url(value: Any) -> str | None:
     return None
 
 
+def _url_text_html(url: str, limit: int) -> str:
+    """The escaped text of a URL that wraps only after a ``/`` (never inside ``cmaf-abr``)."""
+    text = clip(url, limit)
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        return html.escape(text, quote=True)
+    head, *segments = rest.split("/")
+    parts = [html.escape(f"{scheme}{sep}{head}", quote=True)]
+    for segment in segments:
+        piece = html.escape(segment, quote=True)
+        # a segment stays whole unless it alone is longer than a line
+        parts.append(f'<span class="ice-nowrap">{piece}</span>' if 0 < len(segment) <= 60 else piece)
+    return "/<wbr>".join(parts)
+
+
 def url_html(value: Any, limit: int = CARD_LIMIT) -> str:
     """A link for an http(s) URL; any other value as selectable text (one click selects it)."""
     if _missing(value):
@@ -192,7 +207,7 @@ def url_html(value: Any, limit: int = CARD_LIMIT) -> str:
     if url is not None:
         return (
             f'<a class="ice-link" href="{html.escape(url, quote=True)}" rel="noopener noreferrer" '
-            f'target="_blank">{esc(url, limit)}</a>'
+            f'target="_blank">{_url_text_html(url, limit)}</a>'
         )
     return f'<span class="ice-copy" title="select to copy">{esc(value, limit)}</span>'
 
