@@ -21,17 +21,14 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
+from ice_widgets.widgets._render import STATUS_COLORS
+
 __all__ = ["COLORS", "LABELS", "MAX_BARS", "duration_histogram", "timeline"]
 
 #: Timeline bars per job up to this many jobs; above it, binned counts.
 MAX_BARS = 2_000
 #: Colours per status kind (the badges' colours).
-COLORS = {
-    "success": "#1a7f37",
-    "fail": "#cf222e",
-    "running": "#0969da",
-    "unknown": "#6e7781",
-}
+COLORS = {kind: STATUS_COLORS[kind] for kind in ("success", "fail", "running", "unknown")}
 _KINDS = ("success", "fail", "running", "unknown")
 #: Legend words per status kind: the words of the badges.
 LABELS = {"success": "Success", "fail": "Fail", "running": "Init (running)", "unknown": "other"}

@@ -31,6 +31,7 @@ import pandas as pd
 from ice_widgets._models import FINISHED_STATUSES, KNOWN_STATUSES, Media, PackageJob
 
 __all__ = [
+    "STATUS_COLORS",
     "STYLE",
     "TABLE_COLUMNS",
     "Summary",
@@ -75,7 +76,18 @@ _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # Characters that make a URL unsafe to link whatever its scheme says.
 _URL_BAD = re.compile(r"[\x00-\x20\x7f-\x9f\"'<>`\\]")
 
-STYLE = """<style>
+#: Colour of each status kind: the badges, the summary strip's buttons and the charts use these.
+STATUS_COLORS = {
+    "success": "#1a7f37",
+    "fail": "#cf222e",
+    "running": "#0969da",
+    "unknown": "#6e7781",
+    "error": "#9a6700",
+}
+_STATUS_RULES = "".join(f".ice-status-{kind}{{background:{color}}}" for kind, color in STATUS_COLORS.items())
+
+STYLE = (
+    """<style>
 .ice-root{font-family:var(--jp-ui-font-family,system-ui,sans-serif);font-size:13px;\
 color:var(--jp-ui-font-color1,inherit);line-height:1.4}
 .ice-card{border:1px solid rgba(127,127,127,.35);border-radius:6px;padding:8px 12px;max-width:60em}
@@ -83,9 +95,9 @@ color:var(--jp-ui-font-color1,inherit);line-height:1.4}
 .ice-name{font-weight:600;font-size:14px;overflow-wrap:anywhere;unicode-bidi:isolate}
 .ice-badge{display:inline-block;border-radius:10px;padding:1px 8px;font-size:12px;font-weight:600;\
 line-height:1.35;color:#fff;white-space:nowrap}
-.ice-status-success{background:#1a7f37}.ice-status-fail{background:#cf222e}
-.ice-status-running{background:#0969da}.ice-status-unknown{background:#6e7781}
-.ice-status-error{background:#9a6700}
+"""
+    + _STATUS_RULES
+    + """
 .ice-status-success::before{content:"✓ "}.ice-status-fail::before{content:"✗ "}
 .ice-status-running::before{content:"● "}.ice-status-unknown::before{content:"? "}
 .ice-status-error::before{content:"⚠ "}
@@ -134,6 +146,7 @@ font-family:var(--jp-code-font-family,monospace);font-size:12px}
 .ice-jobcard .widget-html-content,.ice-jobcard .jupyter-widget-html-content{min-width:0}
 .ice-jobsview .ice-selected{outline:2px solid var(--jp-ui-font-color1,#24292f);outline-offset:1px}
 </style>"""
+)
 
 # --------------------------------------------------------------------------- text helpers
 

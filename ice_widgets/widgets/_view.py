@@ -57,13 +57,7 @@ SORT_CHOICES: tuple[tuple[str, str], ...] = (
 )
 
 #: Background of the summary strip's status buttons: the badges' and the charts' colours.
-_BUTTON_COLORS = {
-    "success": "#1a7f37",
-    "fail": "#cf222e",
-    "running": "#0969da",
-    "error": "#9a6700",
-    "unknown": "#6e7781",
-}
+_BUTTON_COLORS = _render.STATUS_COLORS
 
 
 def records_to_frame(records: Iterable[Any], *, client: Any = None) -> pd.DataFrame:
