@@ -247,6 +247,7 @@ class RawSender:
         self._verified = not self.tls  # a TLS connection has been set up once
         self._first: asyncio.Lock | None = None
         self._failure: TransportError | None = None  # the certificate failure, once seen
+        self._closing: set[asyncio.Future[None]] = set()  # TLS shutdowns under way
         self.connections = 0  # connections opened (TLS: handshakes completed)
 
     @property
@@ -317,7 +318,7 @@ class RawSender:
             reader, writer = self._idle.pop()
             stray = bool(getattr(reader, "_buffer", b""))  # bytes the server sent unasked
             if reader.at_eof() or writer.is_closing() or stray:
-                writer.close()  # closed by the server, or stray bytes: not reusable
+                self._drop(writer)  # closed by the server, or stray bytes: not reusable
                 continue
             return reader, writer
         return None
@@ -359,34 +360,34 @@ class RawSender:
                         raise _TooLarge(len(body))
                     close = True
         except TimeoutError:
-            writer.close()
+            self._drop(writer)
             raise RequestTimeoutError(
                 f"the answer took longer than {self.timeout:g} s to arrive in full",
                 code="Timeout",
                 action=action,
             ) from None
         except _TooLarge as exc:
-            writer.close()
+            self._drop(writer)
             raise InvalidResponseError(
                 f"the answer is larger than {MAX_BODY_BYTES} bytes ({exc.size}); refused",
                 code="ResponseTooLarge",
                 action=action,
             ) from None
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
-            writer.close()
+            self._drop(writer)
             raise InvalidResponseError(
                 f"RemoteProtocolError: {type(exc).__name__}: {exc}", code="IncompleteResponse", action=action
             ) from None
         except OSError as exc:  # reset, broken pipe
-            writer.close()
+            self._drop(writer)
             raise TransportError(
                 f"ReadError: {type(exc).__name__}: {exc}", code="ConnectionError", action=action
             ) from None
         except BaseException:  # cancelled: the connection's state is unknown
-            writer.close()
+            self._drop(writer)
             raise
         if close or self._closed:
-            writer.close()
+            self._drop(writer)
         else:
             self._idle.append((reader, writer))
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw_headers}
@@ -395,22 +396,33 @@ class RawSender:
             body = _decompress(body, encoding, action)
         return status, headers, body
 
+    def _drop(self, writer: asyncio.StreamWriter) -> None:
+        """Close a connection; a TLS one is remembered until its shutdown is over."""
+        writer.close()
+        if self.tls:
+            waiter = asyncio.ensure_future(writer.wait_closed())
+            self._closing.add(waiter)
+            waiter.add_done_callback(self._closed_one)
+
+    def _closed_one(self, waiter: asyncio.Future[None]) -> None:
+        self._closing.discard(waiter)
+        if not waiter.cancelled():
+            waiter.exception()  # retrieved: a reset during the shutdown is no news
+
     async def aclose(self) -> None:
         """Close every idle connection; later sends fail.
 
-        TLS connections end with a close_notify exchange: it is awaited (at most 0.25 s),
-        so that no connection is left half-closed when the event loop closes.
+        TLS connections end with a close_notify exchange: it is awaited (at most 0.25 s in
+        all), so that no connection is left half-closed when the event loop closes.
         """
         self._closed = True
         idle, self._idle = self._idle, []
         for _, writer in idle:
-            writer.close()
-        if self.tls and idle:
+            self._drop(writer)
+        if self._closing:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(0.25):
-                    await asyncio.gather(
-                        *(writer.wait_closed() for _, writer in idle), return_exceptions=True
-                    )
+                    await asyncio.gather(*self._closing, return_exceptions=True)
 
 
 def default_ssl_context() -> ssl.SSLContext:

@@ -188,8 +188,12 @@ def test_raw_sender_keeps_tls_connections_alive_with_a_client_context(
     assert (accepted, connections, served) == (1, 1, 5)
 
 
-def test_no_tls_connection_is_left_unclosed_when_the_batch_loop_ends(pki: Pki, tmp_path: Path) -> None:
-    """fetch_jobs' private loop closes only after the TLS shutdowns (no ResourceWarning).
+@pytest.mark.parametrize("fault_rate", [0.0, 0.2], ids=["clean", "faults"])
+def test_no_tls_connection_is_left_unclosed_when_the_batch_loop_ends(
+    pki: Pki, tmp_path: Path, fault_rate: float
+) -> None:
+    """fetch_jobs' private loop closes only after the TLS shutdowns (no ResourceWarning),
+    also those of connections dropped after a failed exchange (faults: drop, truncate, 503).
 
     The emulator runs in the same process as the client: its thread competes for the GIL,
     so its close_notify answers come late, as from a distant server.
@@ -201,7 +205,8 @@ def test_no_tls_connection_is_left_unclosed_when_the_batch_loop_ends(pki: Pki, t
             import gc
             import ice_widgets
             from ice_widgets.emulator import Emulator
-            with Emulator(jobs=300, seed=3, tls=({pki.server_pem!r}, {pki.server_pem!r})) as emu:
+            with Emulator(jobs=300, seed=3, tls=({pki.server_pem!r}, {pki.server_pem!r}),
+                          fault_rate={fault_rate!r}, faults=["drop", "truncate", "503"]) as emu:
                 client = ice_widgets.Client(endpoint=emu.endpoint, access_key_id=emu.access_key_id,
                                             access_key_secret=emu.access_key_secret)
                 frame = ice_widgets.fetch_jobs(emu.job_ids, client=client, progress=False)
