@@ -41,6 +41,9 @@ _LAZY: dict[str, str] = {
     "fetch_jobs": "ice_widgets._frames",
     "afetch_jobs": "ice_widgets._frames",
     "list_jobs": "ice_widgets._frames",
+    "read_parquet": "ice_widgets._frames",
+    "JobError": "ice_widgets._frames",
+    "JobCache": "ice_widgets._cache",
     # widgets (import ipywidgets, and through it IPython)
     "JobCard": "ice_widgets.widgets",
     "JobsView": "ice_widgets.widgets",
@@ -78,6 +81,7 @@ def unload_ipython_extension(ipython: Any) -> None:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from ice_widgets._cache import JobCache
     from ice_widgets._client import AsyncClient, Client
     from ice_widgets._errors import (
         ApiError,
@@ -94,6 +98,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         ThrottlingError,
         TransportError,
     )
-    from ice_widgets._frames import afetch_jobs, build_frame, fetch_jobs, list_jobs
+    from ice_widgets._frames import JobError, afetch_jobs, build_frame, fetch_jobs, list_jobs, read_parquet
     from ice_widgets._models import Media, PackageJob
     from ice_widgets.widgets import JobCard, JobsView, watch

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from datetime import datetime
@@ -59,6 +60,11 @@ def _transport_error(exc: Exception, action: str) -> TransportError:
         # The request itself cannot be sent (e.g. a control character in a header): no retry.
         return TransportError(f"{type(exc).__name__}: {detail}", code="InvalidRequest", action=action)
     if isinstance(exc, httpx.ConnectError):
+        if isinstance(exc.__context__, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in detail:
+            # Every request would fail the same way: not retried, and a batch stops on it.
+            return TransportError(
+                f"the TLS certificate cannot be verified: {detail}", code="SSLError", action=action
+            )
         return TransportError(f"{type(exc).__name__}: {detail}", code="ConnectError", action=action)
     if isinstance(exc, (httpx.RemoteProtocolError, httpx.DecodingError)):
         return InvalidResponseError(

@@ -330,3 +330,38 @@ def test_emulator_cli_serves_https(pki: Pki, clean_tls_env: pytest.MonkeyPatch, 
 def test_emulator_cli_refuses_a_lone_tls_option(pki: Pki) -> None:
     with pytest.raises(RuntimeError, match="did not start"):
         start_subprocess(jobs=5, seed=SEED, tls_cert=pki.server_pem, timeout=30)
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_the_httpx_client_does_not_retry_an_untrusted_certificate(
+    tls_emulator: Emulator, clean_tls_env: pytest.MonkeyPatch, kind: str
+) -> None:
+    """Client/AsyncClient (httpx) map a failed certificate check to SSLError and send it once."""
+    before = counts(tls_emulator)
+    job_id = tls_emulator.job_ids[0]
+    if kind == "sync":
+        with make_client(tls_emulator) as client, pytest.raises(ice_widgets.TransportError) as caught:
+            client.get_package_job(job_id)
+        retries = client.stats.retries
+    else:
+
+        async def fetch() -> int:
+            async with ice_widgets.AsyncClient(
+                endpoint=tls_emulator.endpoint,
+                access_key_id=tls_emulator.access_key_id,
+                access_key_secret=tls_emulator.access_key_secret,
+            ) as client:
+                try:
+                    await client.get_package_job(job_id)
+                finally:
+                    stats_retries = client.stats.retries
+            return stats_retries
+
+        with pytest.raises(ice_widgets.TransportError) as caught:
+            asyncio.run(fetch())
+        retries = 0
+    assert caught.value.code == "SSLError"
+    assert "certificate" in str(caught.value)
+    accepted, connections, served = counts(tls_emulator)
+    assert (accepted - before[0], connections - before[1], served - before[2]) == (1, 0, 0)
+    assert retries == 0
