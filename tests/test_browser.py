@@ -27,6 +27,7 @@ import pytest
 from _nbharness import DEMO_HOSTILE, DEMO_JOBS, DEMO_SEED, REPO, copy_notebooks
 
 from ice_widgets.emulator import Emulator
+from ice_widgets.widgets._render import STATUS_COLORS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -233,6 +234,16 @@ def click(locator: Any) -> None:
     locator.click()
 
 
+def _rgb(hex_colour: str) -> str:
+    value = hex_colour.lstrip("#")
+    red, green, blue = (int(value[i : i + 2], 16) for i in (0, 2, 4))
+    return f"rgb({red}, {green}, {blue})"
+
+
+def _background(locator: Any) -> str:
+    return str(locator.evaluate("(el) => getComputedStyle(el).backgroundColor"))
+
+
 def cell(page: Any, snippet: str) -> Any:
     """The output area of the one code cell whose source contains ``snippet``."""
     found = page.locator(".jp-CodeCell", has=page.locator(".jp-InputArea", has_text=snippet))
@@ -305,10 +316,8 @@ def test_quickstart_job_card(lab: Any, page: Any, emu: Emulator) -> None:
     badge = card.locator(".ice-head .ice-badge")
     assert badge.inner_text().strip() == "Success"
     assert "ice-status-success" in (badge.get_attribute("class") or "")
-    # the badge's colour really is the success green
-    assert page.evaluate("(el) => getComputedStyle(el).backgroundColor", badge.element_handle()) == (
-        "rgb(26, 127, 55)"
-    )
+    # the badge really is painted in the success colour (and the fail badge below in red)
+    assert _background(badge) == _rgb(STATUS_COLORS["success"])
     row = card.locator("tr", has=page.locator("th", has_text=re.compile(r"^Duration$")))
     duration = row.locator("td").inner_text().strip()
     assert re.search(r"\d", duration), duration
@@ -320,6 +329,7 @@ def test_quickstart_job_card(lab: Any, page: Any, emu: Emulator) -> None:
     failed_badge = failed.locator(".ice-head .ice-badge")
     assert failed_badge.inner_text().strip() == "Fail"
     assert "ice-status-fail" in (failed_badge.get_attribute("class") or "")
+    assert _background(failed_badge) == _rgb(STATUS_COLORS["fail"])
     failed_id = failed.locator("input").first.input_value()
     assert emu.expected(failed_id)["Code"] in failed.inner_text()
     assert failed.locator("tr", has=page.locator("th", has_text="Output URL")).locator("a").count() == 0
