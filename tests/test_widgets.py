@@ -301,6 +301,30 @@ def test_view_export_and_csv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert written[0].name in view._export_note.value
 
 
+def test_csv_export_defuses_spreadsheet_formulas(tmp_path: Path) -> None:
+    """API text that a spreadsheet would run as a formula is written with a leading quote."""
+    jobs = [
+        PackageJob.from_api(
+            {
+                "JobId": f"job{i}",
+                "Status": "Fail",
+                "Name": name,
+                "Message": "-1 bytes",
+                "Inputs": [{"Input": {"Type": "OSS", "Media": "@oss://b/x.mp4"}}],
+            }
+        )
+        for i, name in enumerate(['=HYPERLINK("http://evil.example","x")', "+cmd|' /C calc'!A0", "plain"])
+    ]
+    view = JobsView(build_frame(jobs))
+    back = pd.read_csv(view.to_csv(tmp_path / "safe.csv"), dtype=str)
+    assert list(back["name"]) == ['\'=HYPERLINK("http://evil.example","x")', "'+cmd|' /C calc'!A0", "plain"]
+    assert set(back["message"]) == {"'-1 bytes"}
+    assert set(back["input_media"]) == {"'@oss://b/x.mp4"}
+    assert list(back["job_id"]) == ["job0", "job1", "job2"]
+    raw = pd.read_csv(view.to_csv(tmp_path / "raw.csv", spreadsheet_safe=False), dtype=str)
+    assert raw["name"].iloc[0] == '=HYPERLINK("http://evil.example","x")'
+
+
 def test_view_from_ids_fetches_with_the_client(client: Any, emulator: Any) -> None:
     ids = [*emulator.job_ids[:3], "0" * 32]
     view = JobsView(ids, client=client)

@@ -99,6 +99,16 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
     return restore_types(out)
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _defuse_formula(value: Any) -> Any:
+    """Prefix a text cell that a spreadsheet would run as a formula with ``'``."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 class JobsView(widgets.VBox):
     """A dashboard over a batch of jobs: summary, filterable sortable paged table, charts, triage.
 
@@ -296,17 +306,34 @@ class JobsView(widgets.VBox):
         out.attrs = dict(self._frame.attrs)
         return out
 
-    def to_csv(self, path: str | Path, **kwargs: Any) -> Path:
+    def to_csv(self, path: str | Path, *, spreadsheet_safe: bool = True, **kwargs: Any) -> Path:
         """Write the filtered rows to a CSV file; returns its path.
 
-        Lists of input media are written as ``;``-separated text; extra keyword arguments
-        go to :meth:`pandas.DataFrame.to_csv`.
+        Parameters
+        ----------
+        path : str or Path
+            Where to write.
+        spreadsheet_safe : bool
+            Job names, messages and user data come from the API: a text cell starting with
+            ``=``, ``+``, ``-``, ``@``, tab or carriage return would run as a formula when
+            the file is opened in a spreadsheet, so such cells get a leading ``'`` (OWASP's
+            advice for CSV injection). Pass False for a byte-exact export.
+        **kwargs
+            Passed to :meth:`pandas.DataFrame.to_csv`.
+
+        Notes
+        -----
+        Lists of input media are written as ``;``-separated text.
         """
         path = Path(path)
         out = self.export()
         out["input_media"] = out["input_media"].map(
             lambda v: ";".join(map(str, v)) if isinstance(v, (list, tuple)) else v
         )
+        if spreadsheet_safe:
+            for column in out.columns:
+                if column == "input_media" or pd.api.types.is_string_dtype(out[column].dtype):
+                    out[column] = out[column].map(_defuse_formula, na_action="ignore")
         kwargs.setdefault("index", False)
         out.to_csv(path, **kwargs)
         return path
