@@ -453,3 +453,45 @@ def test_injection_round_trip_through_the_emulator(emu: Emulator, benign_tags: s
                         check_html(str(child.value), benign_tags)
             finally:
                 card.close()
+
+
+def test_watch_polls_within_its_concurrency() -> None:
+    """A watch over 1,200 jobs: requests in flight within its concurrency, and a fixed number
+    of asyncio tasks on the kernel's loop (not one per watched job each round)."""
+    from ice_widgets.widgets._watch import WatchView
+
+    cap = 6
+    with Emulator(jobs=3000, seed=43, latency_ms=2) as emu:
+        ids = emu.job_ids[-1200:]  # the newest: about a quarter still Init
+        tasks_max = 0
+
+        async def run() -> int:
+            nonlocal tasks_max
+            done = asyncio.Event()
+
+            async def sample() -> None:
+                nonlocal tasks_max
+                while not done.is_set():
+                    tasks_max = max(tasks_max, len(asyncio.all_tasks()))
+                    await asyncio.sleep(0.02)
+
+            sampler = asyncio.create_task(sample())
+            with _client(emu) as client:
+                # What watch() builds, stepped by hand instead of by its background task.
+                view = WatchView(ids, client=client, interval=0.05, concurrency=cap)
+                try:
+                    first = await view.poll_once()
+                    second = await view.poll_once()
+                finally:
+                    view.close()
+                    done.set()
+                    await sampler
+            assert first == len(ids) and 0 < second < first
+            return second
+
+        with InFlight(emu) as counter:
+            asyncio.run(run())
+        assert 1 < counter.max <= cap, f"{counter.max} requests in flight with concurrency={cap}"
+        # Its workers (and gather's wrappers), the main task and the sampler: never one per job.
+        assert tasks_max <= 2 * cap + 4, f"{tasks_max} asyncio tasks at once to watch {len(ids)} jobs"
+        print(f"watch over {len(ids)} jobs: at most {counter.max} requests in flight, {tasks_max} tasks")

@@ -247,7 +247,13 @@ class WatchView(JobsView):
                     if job.status in FINISHED_STATUSES:
                         self._done.add(job_id)
 
-        await asyncio.gather(*(one(j) for j in pending))
+        jobs = iter(pending)
+
+        async def worker() -> None:
+            for job_id in jobs:  # a fixed pool of workers: no task per job (issue 6)
+                await one(job_id)
+
+        await asyncio.gather(*(worker() for _ in range(min(self._concurrency, len(pending)))))
         self._rounds += 1
         self._throttled += throttled
         if throttled:
