@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+from array import array
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -135,7 +136,7 @@ def _micros(value: datetime | None) -> int:
     return micros
 
 
-def _ns_array(micros: list[int]) -> np.ndarray:
+def _ns_array(micros: Any) -> np.ndarray:
     """int64 nanoseconds (NaT kept) from microsecond ints with the NaT sentinel."""
     arr = np.array(micros, dtype=np.int64)
     nat = arr == _NAT
@@ -160,22 +161,6 @@ def _clean_text(value: str | None) -> str | None:
     return value
 
 
-def _strings(values: list[Any]) -> pd.api.extensions.ExtensionArray:
-    """A pandas string array; one conversion for the whole column."""
-    if getattr(STRING_DTYPE, "storage", None) == "pyarrow":
-        import pyarrow as pa
-
-        try:
-            return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string()))
-        except (UnicodeEncodeError, pa.ArrowException, TypeError):
-            values = [_clean_text(v) if isinstance(v, str) else None for v in values]
-            return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string()))
-    try:
-        return pd.array(values, dtype=STRING_DTYPE)
-    except (TypeError, ValueError):
-        return pd.array([v if isinstance(v, str) else None for v in values], dtype=STRING_DTYPE)
-
-
 def _object_column(values: list[Any]) -> np.ndarray:
     arr = np.empty(len(values), dtype=object)
     for i, value in enumerate(values):  # element-wise: numpy would make a 2-D array from lists
@@ -198,16 +183,6 @@ def _status_column(statuses: list[str | None]) -> Any:
     return pd.Categorical.from_codes(np.array(codes, dtype=np.int64), categories=pd.Index(names))
 
 
-def _priority_column(values: list[int | None]) -> pd.arrays.IntegerArray:
-    data = np.zeros(len(values), dtype=np.int64)
-    mask = np.ones(len(values), dtype=bool)
-    for i, value in enumerate(values):
-        if value is not None and _INT64_MIN <= value <= _INT64_MAX:
-            data[i] = value
-            mask[i] = False
-    return pd.arrays.IntegerArray(data, mask)
-
-
 def _to_timestamp(value: Any) -> pd.Timestamp:
     """Any datetime-like (naive = UTC) -> a UTC pandas Timestamp."""
     stamp = pd.Timestamp(value)
@@ -225,6 +200,16 @@ def _as_job(record: Any) -> PackageJob | JobError:
 
 
 # --------------------------------------------------------------------------- the builder
+
+
+def _arrow_strings() -> bool:
+    """Whether the pandas string dtype is backed by pyarrow (pandas 3 with pyarrow installed)."""
+    return getattr(STRING_DTYPE, "storage", None) == "pyarrow"
+
+
+def _string_array(values: Any) -> pd.api.extensions.ExtensionArray:
+    """A pandas string array around a pyarrow ``large_string`` array (no copy)."""
+    return pd.arrays.ArrowStringArray(values)
 
 
 def build_frame(
@@ -270,12 +255,122 @@ def build_frame(
     return builder.frame(fetched_at=fetched_at, endpoint=endpoint)
 
 
+class _TextColumn:
+    """A string column stored as Arrow's ``large_string`` layout while rows arrive.
+
+    UTF-8 bytes go into one ``bytearray`` and their offsets into an ``array('q')``, in
+    arrival order; ``slot[i]`` is the arrival index of row ``i`` (-1: missing). A row then
+    costs its bytes plus 16, not a Python ``str`` object kept alive per row.
+    """
+
+    __slots__ = ("data", "offsets", "slot")
+
+    def __init__(self, n: int) -> None:
+        self.data = bytearray()
+        self.offsets = array("q", [0])
+        self.slot = array("q", [-1]) * n
+
+    def put(self, i: int, value: Any) -> None:
+        if not isinstance(value, str):
+            self.slot[i] = -1
+            return
+        try:
+            encoded = value.encode("utf-8")
+        except UnicodeEncodeError:  # surrogates: join valid pairs, escape lone ones
+            encoded = (_clean_text(value) or "").encode("utf-8")
+        self.slot[i] = len(self.offsets) - 1
+        self.data += encoded
+        self.offsets.append(len(self.data))
+
+    def array(self) -> pd.api.extensions.ExtensionArray:
+        """The pandas string array in row order; the column's buffers are released."""
+        count = len(self.offsets) - 1
+        if not _arrow_strings():  # pandas' Python-backed string dtype: str objects after all
+            data, offsets = bytes(self.data), self.offsets
+            texts = [data[offsets[k] : offsets[k + 1]].decode("utf-8") for k in range(count)]
+            rows = [texts[k] if k >= 0 else None for k in self.slot]
+            self.data, self.offsets, self.slot = bytearray(), array("q", [0]), array("q")
+            return pd.array(rows, dtype=STRING_DTYPE)
+        import pyarrow as pa
+
+        values = pa.LargeStringArray.from_buffers(count, pa.py_buffer(self.offsets), pa.py_buffer(self.data))
+        slot = np.frombuffer(self.slot, dtype=np.int64)
+        if count == len(slot) and (count == 0 or np.array_equal(slot, np.arange(count))):
+            result = values  # rows filled in order, none missing: no reordering copy
+        else:
+            result = values.take(pa.array(slot, mask=slot < 0))
+        del values, slot
+        self.data, self.offsets, self.slot = bytearray(), array("q", [0]), array("q")
+        return _string_array(result)
+
+
+class _CodedColumn:
+    """A low-cardinality string column: each distinct value stored once, rows as codes."""
+
+    __slots__ = ("codes", "values")
+
+    def __init__(self, n: int, known: Iterable[str] = ()) -> None:
+        self.values: dict[str, int] = {name: i for i, name in enumerate(known)}
+        self.codes = array("q", [-1]) * n
+
+    def put(self, i: int, value: Any) -> None:
+        if not isinstance(value, str):
+            self.codes[i] = -1
+            return
+        code = self.values.get(value)
+        if code is None:
+            code = self.values[value] = len(self.values)
+        self.codes[i] = code
+
+    def names(self) -> list[str]:
+        return [_clean_text(name) or "" for name in self.values]
+
+    def array(self) -> pd.api.extensions.ExtensionArray:
+        """The pandas string array in row order; the column's buffers are released."""
+        codes = np.frombuffer(self.codes, dtype=np.int64)
+        if not _arrow_strings():  # pandas' Python-backed string dtype
+            names = self.names()
+            rows = [names[k] if k >= 0 else None for k in self.codes]
+            self.codes, self.values = array("q"), {}
+            return pd.array(rows, dtype=STRING_DTYPE)
+        import pyarrow as pa
+
+        dictionary = pa.array(self.names(), type=pa.large_string())
+        result = dictionary.take(pa.array(codes, mask=codes < 0))
+        del codes
+        self.codes, self.values = array("q"), {}
+        return _string_array(result)
+
+    def categorical(self) -> Any:
+        """Categorical: the ``known`` values, then the others in the order of the rows."""
+        codes = np.frombuffer(self.codes, dtype=np.int64)
+        names = self.names()
+        known = len(KNOWN_STATUSES)
+        if len(names) > known:
+            extra = np.unique(codes[codes >= known], return_index=True)
+            order = [int(c) for c in extra[0][np.argsort(extra[1], kind="stable")]]
+            remap = np.full(len(names) + 1, -1, dtype=np.int64)  # the last slot maps -1 -> -1
+            remap[:known] = np.arange(known)
+            for new, old in enumerate(order, start=known):
+                remap[old] = new
+            categories = names[:known] + [names[c] for c in order]
+            codes = remap[codes]
+        else:
+            categories = names
+            codes = codes.copy()
+        return pd.Categorical.from_codes(codes, categories=pd.Index(categories))
+
+
 class FrameBuilder:
     """The columns of :func:`build_frame`, filled one row slot at a time, in any order.
 
     The batch engine puts each record in its row as it arrives and keeps no PackageJob
-    (nor its raw dict) alive: a row costs its column values only, which keeps the memory
-    of a 200,000-ID batch down. Slots never filled become empty rows.
+    (nor its raw dict) alive. Nor does it keep a Python object per value: text goes into
+    packed UTF-8 buffers (Arrow's layout), low-cardinality text (status, trigger source,
+    pipeline, codes and messages) is stored once per distinct value with an int64 code per
+    row, times as int64 microseconds and priorities as int64 in ``array('q')``. A
+    200,000-ID batch then costs a few hundred bytes per row until the frame is built, one
+    column at a time. Slots never filled become empty rows.
 
     Parameters
     ----------
@@ -299,6 +394,7 @@ class FrameBuilder:
         "output_url",
         "pipeline_id",
         "priority",
+        "priority_set",
         "status",
         "submit",
         "trigger_source",
@@ -307,76 +403,94 @@ class FrameBuilder:
 
     def __init__(self, n: int) -> None:
         self.n = n
-        self.job_id: list[str | None] = [None] * n
-        self.name: list[str | None] = [None] * n
-        self.status: list[str | None] = [None] * n
-        self.trigger_source: list[str | None] = [None] * n
-        self.priority: list[int | None] = [None] * n
-        self.pipeline_id: list[str | None] = [None] * n
+        self.job_id = _TextColumn(n)
+        self.name = _TextColumn(n)
+        self.status = _CodedColumn(n, KNOWN_STATUSES)
+        self.trigger_source = _CodedColumn(n)
+        self.priority = array("q", [0]) * n
+        self.priority_set = bytearray(n)  # 1 where priority holds a value
+        self.pipeline_id = _CodedColumn(n)
         self.input_media: list[list[str] | None] = [None] * n
-        self.output_media: list[str | None] = [None] * n
-        self.output_url: list[str | None] = [None] * n
-        self.code: list[str | None] = [None] * n
-        self.message: list[str | None] = [None] * n
-        self.user_data: list[str | None] = [None] * n
-        self.submit: list[int] = [_NAT] * n  # microseconds since the epoch, or _NAT
-        self.finish: list[int] = [_NAT] * n
-        self.create: list[int] = [_NAT] * n
-        self.modified: list[int] = [_NAT] * n
-        self.error_code: list[str | None] = [None] * n
-        self.error_message: list[str | None] = [None] * n
+        self.output_media = _TextColumn(n)
+        self.output_url = _TextColumn(n)
+        self.code = _CodedColumn(n)
+        self.message = _CodedColumn(n)
+        self.user_data = _TextColumn(n)
+        self.submit = array("q", [_NAT]) * n  # microseconds since the epoch, or _NAT
+        self.finish = array("q", [_NAT]) * n
+        self.create = array("q", [_NAT]) * n
+        self.modified = array("q", [_NAT]) * n
+        self.error_code = _CodedColumn(n)
+        self.error_message = _TextColumn(n)
 
     def put(self, i: int, record: PackageJob | JobError, job_id: str | None = None) -> None:
         """Fill row ``i`` from ``record``; ``job_id`` replaces a missing ``record.job_id``."""
+        self.job_id.put(i, record.job_id if record.job_id is not None else job_id)
         if isinstance(record, PackageJob):
-            self.job_id[i] = record.job_id if record.job_id is not None else job_id
-            self.name[i] = record.name
-            self.status[i] = record.status
-            self.trigger_source[i] = record.trigger_source
-            self.priority[i] = record.priority
-            self.pipeline_id[i] = record.pipeline_id
+            self.name.put(i, record.name)
+            self.status.put(i, record.status)
+            self.trigger_source.put(i, record.trigger_source)
+            priority = record.priority
+            if isinstance(priority, int) and _INT64_MIN <= priority <= _INT64_MAX:
+                self.priority[i] = priority
+                self.priority_set[i] = 1
+            else:
+                self.priority_set[i] = 0
+            self.pipeline_id.put(i, record.pipeline_id)
             if record.inputs:
                 self.input_media[i] = [m.media for m in record.inputs if m.media is not None]
             output = record.output
-            self.output_media[i] = output.media if output is not None else None
-            self.output_url[i] = record.output_url
-            self.code[i] = record.code
-            self.message[i] = record.message
-            self.user_data[i] = record.user_data
+            self.output_media.put(i, output.media if output is not None else None)
+            self.output_url.put(i, record.output_url)
+            self.code.put(i, record.code)
+            self.message.put(i, record.message)
+            self.user_data.put(i, record.user_data)
             self.submit[i] = _micros(record.submit_time)
             self.finish[i] = _micros(record.finish_time)
             self.create[i] = _micros(record.create_time)
             self.modified[i] = _micros(record.modified_time)
         else:
-            self.job_id[i] = record.job_id if record.job_id is not None else job_id
-            self.error_code[i] = record.code
-            self.error_message[i] = record.message
+            self.error_code.put(i, record.code)
+            self.error_message.put(i, record.message)
 
     def frame(
         self, *, fetched_at: datetime | pd.Timestamp | str | None = None, endpoint: str | None = None
     ) -> pd.DataFrame:
-        """The typed frame (see :func:`build_frame`); each column is converted once."""
+        """The typed frame (see :func:`build_frame`).
+
+        Columns are converted one at a time and each one's buffers are released as soon
+        as it is converted, so building never holds two copies of the data. The builder
+        is empty afterwards.
+        """
         fetched = _to_timestamp(fetched_at) if fetched_at is not None else pd.Timestamp.now(tz="UTC")
         n = self.n
-        statuses = self.status
         columns: dict[str, Any] = {}
-        columns["job_id"] = _strings(self.job_id)
-        columns["name"] = _strings(self.name)
-        columns["status"] = _status_column(statuses)
-        columns["trigger_source"] = _strings(self.trigger_source)
-        columns["priority"] = _priority_column(self.priority)
-        columns["pipeline_id"] = _strings(self.pipeline_id)
-        columns["input_media"] = _object_column([v if v is not None else [] for v in self.input_media])
-        columns["output_media"] = _strings(self.output_media)
-        columns["output_url"] = _strings(self.output_url)
-        columns["code"] = _strings(self.code)
-        columns["message"] = _strings(self.message)
-        columns["user_data"] = _strings(self.user_data)
+        columns["job_id"] = self.job_id.array()
+        columns["name"] = self.name.array()
+        columns["status"] = self.status.categorical()
+        columns["trigger_source"] = self.trigger_source.array()
+        mask = np.frombuffer(self.priority_set, dtype=np.uint8) == 0
+        columns["priority"] = pd.arrays.IntegerArray(
+            np.frombuffer(self.priority, dtype=np.int64).copy(), mask
+        )
+        self.priority, self.priority_set = array("q"), bytearray()
+        columns["pipeline_id"] = self.pipeline_id.array()
+        media = np.empty(n, dtype=object)
+        for i, value in enumerate(self.input_media):  # element-wise: numpy would make a 2-D array
+            media[i] = value if value is not None else []
+        self.input_media = []
+        columns["input_media"] = media
+        columns["output_media"] = self.output_media.array()
+        columns["output_url"] = self.output_url.array()
+        columns["code"] = self.code.array()
+        columns["message"] = self.message.array()
+        columns["user_data"] = self.user_data.array()
 
         ns: dict[str, np.ndarray] = {}
         for name, micros in zip(TIME_COLUMNS, (self.submit, self.finish, self.create, self.modified)):
             ns[name] = _ns_array(micros)
             columns[name] = _times(ns[name])
+        self.submit = self.finish = self.create = self.modified = array("q")
 
         submit, finish = ns["submit_time"], ns["finish_time"]
         submit_ok = submit != _NAT
@@ -389,15 +503,16 @@ class FrameBuilder:
         columns["duration"] = duration.view(DELTA_DTYPE)
 
         fetched_ns = int(fetched.as_unit("ns").value)
-        unfinished = np.fromiter((s not in FINISHED_STATUSES for s in statuses), dtype=bool, count=n)
+        finished = columns["status"].isin(sorted(FINISHED_STATUSES))
+        unfinished = ~np.asarray(finished, dtype=bool)
         elapsed = np.full(n, _NAT, dtype=np.int64)
         pick = unfinished & submit_ok
         if pick.any():
             elapsed[pick] = np.maximum(fetched_ns - submit[pick], 0)
         columns["elapsed"] = elapsed.view(DELTA_DTYPE)
 
-        columns["error_code"] = _strings(self.error_code)
-        columns["error_message"] = _strings(self.error_message)
+        columns["error_code"] = self.error_code.array()
+        columns["error_message"] = self.error_message.array()
 
         frame = pd.DataFrame(columns, index=pd.RangeIndex(n), columns=list(COLUMNS), copy=False)
         frame.attrs = {
