@@ -11,6 +11,7 @@ import pytest
 
 from ice_widgets._frames import (
     COLUMNS,
+    FrameBuilder,
     JobError,
     build_frame,
     empty_frame,
@@ -197,3 +198,41 @@ def test_parquet_round_trip_keeps_nested_columns_and_types(tmp_path) -> None:
 def test_restore_types_is_idempotent() -> None:
     frame = build_frame([job(), JobError("z", "E", "m")])
     pd.testing.assert_frame_equal(restore_types(frame), frame)
+
+
+def test_builder_filled_out_of_order_equals_build_frame_in_order() -> None:
+    """The batch engine puts rows as answers arrive: the frame must not depend on that order."""
+    records: list[PackageJob | JobError] = []
+    for i in range(60):
+        status = ["Success", "Init", "Zeta", "Fail", "Alpha"][i % 5]
+        records.append(
+            job(
+                JobId=f"{i:032x}",
+                Name=f"name-{i}" if i % 7 else "bad \udc80 surrogate",
+                Status=status,
+                PipelineId=f"p{i % 3}",
+                Priority=2**70 if i == 11 else i,
+                Message="\U0001f600 fine" if i == 3 else None,
+                FinishTime=None if status != "Success" else "2026-01-01T00:05:00Z",
+            )
+        )
+    records[5] = JobError(records[5].job_id, "NotFound", "no job 5")
+    records[9] = JobError(None, "MissingJobId", "missing")
+    expected = build_frame(records, fetched_at=FETCHED, endpoint="e")
+
+    order = list(range(len(records)))[::-1]
+    order = order[1::2] + order[::2]  # reversed and interleaved: every row arrives out of place
+    builder = FrameBuilder(len(records) + 2)  # two slots never filled
+    for i in order:
+        builder.put(i, records[i])
+    frame = builder.frame(fetched_at=FETCHED, endpoint="e")
+    assert_schema(frame)
+    # the categories follow the rows' order (Zeta is in row 2, Alpha in row 4), not arrival
+    assert list(frame["status"].cat.categories) == ["Init", "Success", "Fail", "Zeta", "Alpha"]
+    pd.testing.assert_frame_equal(frame.iloc[: len(records)], expected, check_exact=True)
+    assert frame["name"].iloc[7] == "bad \\udc80 surrogate"  # a lone surrogate is escaped
+    assert frame["message"].iloc[3] == "\U0001f600 fine"
+    assert pd.isna(frame["priority"].iloc[11])  # beyond int64: missing, not an error
+    tail = frame.iloc[len(records) :]
+    assert tail["job_id"].isna().all() and tail["status"].isna().all()
+    assert tail["input_media"].tolist() == [[], []]
