@@ -269,7 +269,7 @@ class _TextColumn:
     def __init__(self, n: int) -> None:
         self.data = bytearray()
         self.offsets = array("q", [0])
-        self.slot = array("q", [-1]) * n
+        self.slot = array("i", [-1]) * n
 
     def put(self, i: int, value: Any) -> None:
         if not isinstance(value, str):
@@ -290,29 +290,29 @@ class _TextColumn:
             data, offsets = bytes(self.data), self.offsets
             texts = [data[offsets[k] : offsets[k + 1]].decode("utf-8") for k in range(count)]
             rows = [texts[k] if k >= 0 else None for k in self.slot]
-            self.data, self.offsets, self.slot = bytearray(), array("q", [0]), array("q")
+            self.data, self.offsets, self.slot = bytearray(), array("q", [0]), array("i")
             return pd.array(rows, dtype=STRING_DTYPE)
         import pyarrow as pa
 
         values = pa.LargeStringArray.from_buffers(count, pa.py_buffer(self.offsets), pa.py_buffer(self.data))
-        slot = np.frombuffer(self.slot, dtype=np.int64)
+        slot = np.frombuffer(self.slot, dtype=np.intc)
         if count == len(slot) and (count == 0 or np.array_equal(slot, np.arange(count))):
             result = values  # rows filled in order, none missing: no reordering copy
         else:
             result = values.take(pa.array(slot, mask=slot < 0))
         del values, slot
-        self.data, self.offsets, self.slot = bytearray(), array("q", [0]), array("q")
+        self.data, self.offsets, self.slot = bytearray(), array("q", [0]), array("i")
         return _string_array(result)
 
 
 class _CodedColumn:
-    """A low-cardinality string column: each distinct value stored once, rows as codes."""
+    """A low-cardinality string column: each distinct value stored once, rows as C int codes."""
 
     __slots__ = ("codes", "values")
 
     def __init__(self, n: int, known: Iterable[str] = ()) -> None:
         self.values: dict[str, int] = {name: i for i, name in enumerate(known)}
-        self.codes = array("q", [-1]) * n
+        self.codes = array("i", [-1]) * n
 
     def put(self, i: int, value: Any) -> None:
         if not isinstance(value, str):
@@ -328,23 +328,23 @@ class _CodedColumn:
 
     def array(self) -> pd.api.extensions.ExtensionArray:
         """The pandas string array in row order; the column's buffers are released."""
-        codes = np.frombuffer(self.codes, dtype=np.int64)
+        codes = np.frombuffer(self.codes, dtype=np.intc)
         if not _arrow_strings():  # pandas' Python-backed string dtype
             names = self.names()
             rows = [names[k] if k >= 0 else None for k in self.codes]
-            self.codes, self.values = array("q"), {}
+            self.codes, self.values = array("i"), {}
             return pd.array(rows, dtype=STRING_DTYPE)
         import pyarrow as pa
 
         dictionary = pa.array(self.names(), type=pa.large_string())
         result = dictionary.take(pa.array(codes, mask=codes < 0))
         del codes
-        self.codes, self.values = array("q"), {}
+        self.codes, self.values = array("i"), {}
         return _string_array(result)
 
     def categorical(self) -> Any:
         """Categorical: the ``known`` values, then the others in the order of the rows."""
-        codes = np.frombuffer(self.codes, dtype=np.int64)
+        codes: np.ndarray = np.frombuffer(self.codes, dtype=np.intc)
         names = self.names()
         known = len(KNOWN_STATUSES)
         if len(names) > known:
@@ -368,7 +368,7 @@ class FrameBuilder:
     The batch engine puts each record in its row as it arrives and keeps no PackageJob
     (nor its raw dict) alive. Nor does it keep a Python object per value: text goes into
     packed UTF-8 buffers (Arrow's layout), low-cardinality text (status, trigger source,
-    pipeline, codes and messages) is stored once per distinct value with an int64 code per
+    pipeline, codes and messages) is stored once per distinct value with a C int code per
     row, times as int64 microseconds and priorities as int64 in ``array('q')``. A
     200,000-ID batch then costs a few hundred bytes per row until the frame is built, one
     column at a time. Slots never filled become empty rows.
