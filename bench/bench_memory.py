@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         del seeded
         gc.collect()
         before = rss_mb()
+        maxrss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
         sampler = Sampler()
         sampler.start()
         started = time.perf_counter()
@@ -88,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         f"  rows {len(frame):,}, error rows {errors:,}, requests {stats['requests']:,}, retries {stats['retries']}"
     )
     print(
-        f"  RSS before {before:.0f} MB, peak {peak:.0f} MB (sampled {sampler.peak:.0f}, ru_maxrss {peak_rusage:.0f})"
+        f"  RSS before {before:.0f} MB, peak {peak:.0f} MB (sampled {sampler.peak:.0f}, ru_maxrss {peak_rusage:.0f}; "
+        f"ru_maxrss before the call {maxrss_before:.0f}: the setup's peak)"
     )
     print(
         f"  frame deep size {frame_mb:.0f} MB; target peak < {TARGET_MB:.0f} MB: {'ok' if peak < TARGET_MB else 'OVER'}"

@@ -754,9 +754,8 @@ def _finish(builder: FrameBuilder, endpoint: str) -> pd.DataFrame:
     large = builder.n >= TRIM_ROWS
     if large:
         _trim_heap()
-    frame = builder.frame(endpoint=endpoint)
+    frame = builder.frame(endpoint=endpoint)  # empties the builder
     if large:
-        del builder
         _trim_heap()
     return frame
 
