@@ -85,7 +85,10 @@ class IceError(Exception):
         parts = []
         if self.code:
             parts.append(f"{self.code}:")
-        parts.append(" ".join(str(self.message).split()) or "(no message)")
+        message = " ".join(str(self.message).split())
+        if self.code and message.startswith(f"{self.code}: "):
+            message = message[len(self.code) + 2 :]  # "ConnectError: ConnectError: ..." reads badly
+        parts.append(message or "(no message)")
         details = []
         if self.http_status is not None:
             details.append(f"HTTP {self.http_status}")
