@@ -1,4 +1,4 @@
-"""ice_widgets: inspect Alibaba Cloud ICE media packaging jobs in Jupyter.
+"""ice_widgets: inspect Alibaba Cloud ICE media jobs (every kind in ``KINDS``) in Jupyter.
 
 Every public name is loaded on first use, so ``import ice_widgets`` is cheap and
 never imports IPython or ipywidgets: scripts and the emulator start fast, and the
@@ -17,7 +17,14 @@ __version__ = "0.1.0"
 # public name -> private module that defines it
 _LAZY: dict[str, str] = {
     # models
+    "KINDS": "ice_widgets._models",
     "PackageJob": "ice_widgets._models",
+    "TranscodeJob": "ice_widgets._models",
+    "TranscodeSubJob": "ice_widgets._models",
+    "MediaProducingJob": "ice_widgets._models",
+    "SnapshotJob": "ice_widgets._models",
+    "MediaConvertJob": "ice_widgets._models",
+    "MediaConvertOutputDetail": "ice_widgets._models",
     "Media": "ice_widgets._models",
     # errors
     "IceError": "ice_widgets._errors",
@@ -99,5 +106,15 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         TransportError,
     )
     from ice_widgets._frames import JobError, afetch_jobs, build_frame, fetch_jobs, list_jobs, read_parquet
-    from ice_widgets._models import Media, PackageJob
+    from ice_widgets._models import (
+        KINDS,
+        Media,
+        MediaConvertJob,
+        MediaConvertOutputDetail,
+        MediaProducingJob,
+        PackageJob,
+        SnapshotJob,
+        TranscodeJob,
+        TranscodeSubJob,
+    )
     from ice_widgets.widgets import JobCard, JobsView, watch

@@ -11,7 +11,14 @@ import ice_widgets
 
 PUBLIC = {
     # models
+    "KINDS",
     "PackageJob",
+    "TranscodeJob",
+    "TranscodeSubJob",
+    "MediaProducingJob",
+    "SnapshotJob",
+    "MediaConvertJob",
+    "MediaConvertOutputDetail",
     "Media",
     # errors
     "IceError",
