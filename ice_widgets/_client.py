@@ -24,13 +24,27 @@ from ice_widgets._core import (
     AdaptiveRate,
     Call,
     ClientStats,
+    MediaSpec,
     PreparedRequest,
     RequestBuilder,
     format_time,
+    get_params,
+    is_idempotent,
+    kind_api,
+    list_params,
+    media_convert_submit_params,
+    media_object,
+    media_producing_submit_params,
+    next_page_params,
     parse_job_id,
+    parse_kind_job,
+    parse_kind_page,
     parse_package_job,
     parse_page,
+    parse_submitted_id,
     resolve_endpoint,
+    snapshot_submit_params,
+    transcode_submit_params,
 )
 from ice_widgets._credentials import resolve_credentials
 from ice_widgets._errors import (
@@ -40,12 +54,18 @@ from ice_widgets._errors import (
     RequestTimeoutError,
     TransportError,
 )
-from ice_widgets._models import PackageJob
+from ice_widgets._models import (
+    Job,
+    MediaConvertJob,
+    MediaProducingJob,
+    PackageJob,
+    SnapshotJob,
+    TranscodeJob,
+)
 
 __all__ = ["AsyncClient", "Client"]
 
 T = TypeVar("T")
-MediaSpec = str | tuple[str, str] | Mapping[str, Any]
 
 
 def _transport_error(exc: Exception, action: str) -> TransportError:
@@ -93,29 +113,7 @@ def _declared_size(response: httpx.Response, action: str) -> None:
         raise _too_large(action, int(length))
 
 
-def _media_type(media: str) -> str:
-    lowered = media.strip().lower()
-    return "OSS" if lowered.startswith(("oss://", "http://", "https://")) else "Media"
-
-
-def _media(spec: MediaSpec) -> dict[str, str]:
-    if isinstance(spec, str):
-        return {"Type": _media_type(spec), "Media": spec}
-    if isinstance(spec, Mapping):
-        inner = spec.get("Input", spec)
-        if not isinstance(inner, Mapping) or "Media" not in inner:
-            raise InvalidParameterError(
-                f"a media dict needs 'Media' (and optionally 'Type'): {spec!r}", code="InvalidParameter"
-            )
-        media = str(inner["Media"])
-        return {"Type": str(inner.get("Type") or _media_type(media)), "Media": media}
-    if isinstance(spec, tuple) and len(spec) == 2:
-        kind, media = spec
-        return {"Type": str(kind), "Media": str(media)}
-    raise InvalidParameterError(
-        f"media must be a string, a (type, media) pair or a dict, not {type(spec).__name__}",
-        code="InvalidParameter",
-    )
+_media = media_object
 
 
 def _json(value: Any) -> str:
@@ -188,11 +186,12 @@ def _check_job_id(job_id: str) -> str:
 
 
 class _PageTokens:
-    """Remembers the NextPageTokens of one listing; a repeated token would loop forever."""
+    """Remembers the next-page tokens of one listing; a repeated token would loop forever."""
 
-    __slots__ = ("_seen",)
+    __slots__ = ("_action", "_seen")
 
-    def __init__(self) -> None:
+    def __init__(self, action: str = "ListPackageJobs") -> None:
+        self._action = action
         self._seen: set[str] = set()
 
     def next(self, token: str | None) -> str | None:
@@ -200,9 +199,9 @@ class _PageTokens:
             return None
         if token in self._seen:
             raise InvalidResponseError(
-                f"ListPackageJobs returned the NextPageToken {token!r} twice; stopping instead of looping",
+                f"{self._action} returned the next-page token {token!r} twice; stopping instead of looping",
                 code="RepeatedPageToken",
-                action="ListPackageJobs",
+                action=self._action,
             )
         self._seen.add(token)
         return token
@@ -266,9 +265,22 @@ class _BaseClient:
             rate=self.rate,
             stats=self.stats,
             max_retries=self.max_retries,
-            idempotent=action != "SubmitPackageJob",
+            idempotent=is_idempotent(action, params),
             credentials_source=self._credentials.source,
         )
+
+    @staticmethod
+    def _get_plan(kind: str, job_id: str) -> tuple[str, dict[str, str], Callable[[dict[str, Any]], Any]]:
+        """``(action, params, parse)`` of a Get of any kind (the ID checked, the kind known)."""
+        job_id = _check_job_id(job_id)
+        action, params = get_params(kind, job_id)
+        return action, params, lambda data: parse_kind_job(kind, data, job_id)
+
+    @staticmethod
+    def _submit_plan(
+        kind: str, params: dict[str, str]
+    ) -> tuple[str, dict[str, str], Callable[[dict[str, Any]], str]]:
+        return kind_api(kind).submit_action, params, lambda data: parse_submitted_id(kind, data)
 
     def _httpx_options(self) -> dict[str, Any]:
         return {
@@ -466,6 +478,311 @@ class Client(_BaseClient):
         params = _submit_params(inputs, output, name, user_data, pipeline_id, priority)
         return self._request("SubmitPackageJob", params, parse_job_id)
 
+    # ------------------------------------------------------------------ every job kind
+
+    def get_job(self, job_id: str, *, kind: str = "package") -> Job:
+        """Fetch one job of any kind (GetPackageJob, GetTranscodeJob, ...).
+
+        Parameters
+        ----------
+        job_id : str
+            The job's ID (for transcode, the parent job ID).
+        kind : str
+            One of ``ice_widgets.KINDS``.
+
+        Returns
+        -------
+        PackageJob, TranscodeJob, MediaProducingJob, SnapshotJob or MediaConvertJob
+
+        Raises
+        ------
+        InvalidParameterError
+            An empty ID or an unknown kind (code ``InvalidKind``), before anything is sent.
+        NotFoundError, PermissionDeniedError, AuthenticationError, ThrottlingError, TransportError, ...
+            See :mod:`ice_widgets._errors`; ``error.action`` names the operation.
+        """
+        if kind == "package":
+            return self.get_package_job(job_id)
+        return self._request(*self._get_plan(kind, job_id))
+
+    def list_jobs(
+        self,
+        *,
+        kind: str = "package",
+        status: str | None = None,
+        start: datetime | str | None = None,
+        end: datetime | str | None = None,
+        page_size: int | None = None,
+        order_by: str = "CreateTimeDesc",
+    ) -> Iterator[Job]:
+        """Iterate over every job of a kind matching the filters, across pages.
+
+        Each kind pages in its own way (``NextPageToken``/``PageSize``, or ``NextToken``/
+        ``MaxResults`` for media producing) and names its filters its own way; this takes care
+        of it. Arguments are checked before the first request.
+
+        Parameters
+        ----------
+        kind : str
+            One of ``ice_widgets.KINDS``.
+        status : str, optional
+            The kind's own status filter, sent as ``Status``: package, transcode and snapshot
+            ``Init``/``Success``/``Fail``; media producing ``Init``/``Processing``/``Success``/
+            ``Failed``; media convert ``Inited``/``Running``/``Complete``/``Error`` (its ``State``).
+        start, end : datetime or str, optional
+            Bounds of the creation time (naive datetimes are taken as UTC). Media producing
+            accepts a range of at most 30 days.
+        page_size : int, optional
+            Jobs per request, 1 to 100 (default 100).
+        order_by : str
+            ``CreateTimeDesc`` (newest first) or ``CreateTimeAsc``.
+
+        Yields
+        ------
+        The kind's model, one per job.
+        """
+        action, params = list_params(
+            kind, status=status, start=start, end=end, order_by=order_by, page_size=page_size
+        )
+        return self._kind_pages(kind, action, params)
+
+    def _kind_pages(self, kind: str, action: str, params: dict[str, str]) -> Iterator[Any]:
+        tokens = _PageTokens(action)
+        while True:
+            jobs, token = self._request(action, params, lambda data: parse_kind_page(kind, data))
+            yield from jobs
+            token = tokens.next(token)
+            if token is None:
+                return
+            params = next_page_params(kind, params, token)
+
+    def get_transcode_job(self, parent_job_id: str) -> TranscodeJob:
+        """Fetch one transcode job with its sub-jobs (GetTranscodeJob, by ``ParentJobId``)."""
+        return self._request(*self._get_plan("transcode", parent_job_id))
+
+    def get_media_producing_job(self, job_id: str) -> MediaProducingJob:
+        """Fetch one media producing job (GetMediaProducingJob), with its ``Progress``."""
+        return self._request(*self._get_plan("media_producing", job_id))
+
+    def get_snapshot_job(self, job_id: str) -> SnapshotJob:
+        """Fetch one snapshot job (GetSnapshotJob), with its ``Code``/``Message``."""
+        return self._request(*self._get_plan("snapshot", job_id))
+
+    def get_media_convert_job(self, job_id: str) -> MediaConvertJob:
+        """Fetch one media convert job (GetMediaConvertJob), with its output details."""
+        return self._request(*self._get_plan("media_convert", job_id))
+
+    def list_transcode_jobs(self, **filters: Any) -> Iterator[TranscodeJob]:
+        """Every transcode job matching the filters (ListTranscodeJobs; items carry no sub-jobs).
+
+        Takes the keyword arguments of :meth:`list_jobs` except ``kind``.
+        """
+        return self.list_jobs(kind="transcode", **filters)  # type: ignore[return-value]
+
+    def list_media_producing_jobs(self, **filters: Any) -> Iterator[MediaProducingJob]:
+        """Every media producing job matching the filters (ListMediaProducingJobs; no ``Progress``).
+
+        Takes the keyword arguments of :meth:`list_jobs` except ``kind``.
+        """
+        return self.list_jobs(kind="media_producing", **filters)  # type: ignore[return-value]
+
+    def list_snapshot_jobs(self, **filters: Any) -> Iterator[SnapshotJob]:
+        """Every snapshot job matching the filters (ListSnapshotJobs; no ``Code``/``Message``).
+
+        Takes the keyword arguments of :meth:`list_jobs` except ``kind``.
+        """
+        return self.list_jobs(kind="snapshot", **filters)  # type: ignore[return-value]
+
+    def list_media_convert_jobs(self, **filters: Any) -> Iterator[MediaConvertJob]:
+        """Every media convert job matching the filters (ListMediaConvertJobs; no details).
+
+        Takes the keyword arguments of :meth:`list_jobs` except ``kind``.
+        """
+        return self.list_jobs(kind="media_convert", **filters)  # type: ignore[return-value]
+
+    def submit_transcode_job(
+        self,
+        inputs: MediaSpec | Iterable[MediaSpec],
+        outputs: MediaSpec | Iterable[MediaSpec | Mapping[str, Any]],
+        *,
+        template_id: str | None = None,
+        name: str | None = None,
+        user_data: str | Mapping[str, Any] | None = None,
+        pipeline_id: str | None = None,
+        priority: int | None = None,
+        client_token: str | None = None,
+    ) -> str:
+        """Submit a transcode job (SubmitTranscodeJob) and return its ``ParentJobId``.
+
+        Parameters
+        ----------
+        inputs : str, (type, media) pair, dict, or a list of them
+            One input transcodes it; several are merged. A string is an OSS URL
+            (``oss://``, ``http(s)://``; type OSS) or a media ID (type Media).
+        outputs : media spec, or a list of them
+            One sub-job per output. Each is transcoded with ``template_id``, unless given as
+            ``{"Output": spec, "TemplateId": ...}`` or a full ``OutputGroup`` item
+            ``{"Output": {...}, "ProcessConfig": {...}}``.
+        template_id : str, optional
+            The transcode template (e.g. ``S00000001-200010``) of the outputs that name none.
+        name, user_data, pipeline_id, priority : optional
+            ``user_data`` may be a dict (sent as compact JSON); ``priority`` is 1 to 10.
+        client_token : str, optional
+            The idempotency key; one is generated when not given, so a retried submit creates
+            one job only.
+
+        Returns
+        -------
+        str
+            The new job's ``ParentJobId``.
+        """
+        params = transcode_submit_params(
+            inputs,
+            outputs,
+            template_id=template_id,
+            name=name,
+            user_data=user_data,
+            pipeline_id=pipeline_id,
+            priority=priority,
+            client_token=client_token,
+        )
+        return self._request(*self._submit_plan("transcode", params))
+
+    def submit_media_producing_job(
+        self,
+        output: str | Mapping[str, Any],
+        *,
+        timeline: str | Mapping[str, Any] | None = None,
+        template_id: str | None = None,
+        clips_param: str | Mapping[str, Any] | None = None,
+        project_id: str | None = None,
+        output_target: str | None = None,
+        user_data: str | Mapping[str, Any] | None = None,
+        client_token: str | None = None,
+    ) -> str:
+        """Submit a media producing (editing) job (SubmitMediaProducingJob); return its ``JobId``.
+
+        Parameters
+        ----------
+        output : str or dict
+            The ``OutputMediaConfig``: an output URL (``{"MediaURL": url}``) or the whole dict
+            (e.g. ``{"StorageLocation": ..., "FileName": ...}`` for VOD, with ``output_target``).
+        timeline, template_id, project_id : optional
+            Exactly one: a timeline (dict or JSON), a template (with ``clips_param``), or an
+            editing project.
+        clips_param : str or dict, optional
+            The template's materials.
+        output_target : str, optional
+            ``OutputMediaTarget``: ``oss-object`` (default), ``vod-media`` or ``S3``.
+        user_data : str or dict, optional
+            E.g. ``{"NotifyAddress": "https://..."}``.
+        client_token : str, optional
+            The idempotency key (generated when not given).
+
+        Returns
+        -------
+        str
+        """
+        params = media_producing_submit_params(
+            output,
+            timeline=timeline,
+            template_id=template_id,
+            clips_param=clips_param,
+            project_id=project_id,
+            output_target=output_target,
+            user_data=user_data,
+            client_token=client_token,
+        )
+        return self._request(*self._submit_plan("media_producing", params))
+
+    def submit_snapshot_job(
+        self,
+        input: MediaSpec,
+        output: MediaSpec,
+        *,
+        template_id: str,
+        overrides: Mapping[str, Any] | None = None,
+        name: str | None = None,
+        user_data: str | Mapping[str, Any] | None = None,
+        pipeline_id: str | None = None,
+    ) -> str:
+        """Submit a snapshot job (SubmitSnapshotJob) and return its ``JobId``.
+
+        Parameters
+        ----------
+        input, output : str, (type, media) pair, or dict
+            The output object must hold ``{Count}`` for several snapshots, ``{TileCount}``
+            for a sprite, and end with ``.vtt`` for WebVTT.
+        template_id : str
+            The snapshot template.
+        overrides : dict, optional
+            ``TemplateConfig.OverwriteParams``, e.g. ``{"Type": "Sprite", "Count": 10}``.
+        name, user_data, pipeline_id : optional
+
+        Returns
+        -------
+        str
+
+        Notes
+        -----
+        SubmitSnapshotJob has no idempotency key: a submit whose answer was lost (timeout,
+        dropped connection) is not sent again, since it may have created the job.
+        """
+        params = snapshot_submit_params(
+            input,
+            output,
+            template_id=template_id,
+            overrides=overrides,
+            name=name,
+            user_data=user_data,
+            pipeline_id=pipeline_id,
+        )
+        return self._request(*self._submit_plan("snapshot", params))
+
+    def submit_media_convert_job(
+        self,
+        inputs: MediaSpec | Iterable[MediaSpec] | None = None,
+        outputs: MediaSpec | Iterable[MediaSpec | Mapping[str, Any]] | None = None,
+        *,
+        template_id: str | None = None,
+        name: str | None = None,
+        config: str | Mapping[str, Any] | None = None,
+        user_data: str | Mapping[str, Any] | None = None,
+        pipeline_id: str | None = None,
+        client_token: str | None = None,
+    ) -> str:
+        """Submit a media convert job (SubmitMediaConvertJob) and return its ``JobId``.
+
+        Parameters
+        ----------
+        inputs, outputs : media specs, optional
+            Build the ``Config`` from these: each output is transcoded with ``template_id``
+            (or is a ``MediaConvertOutput`` dict with ``OutputFile`` and ``TemplateId``).
+        template_id : str, optional
+        name : str, optional
+            ``Config.JobName``.
+        config : str or dict, optional
+            The whole ``MediaConvertJobConfig`` instead (output groups for HLS/DASH and the rest).
+        user_data, pipeline_id : optional
+        client_token : str, optional
+            The idempotency key (generated when not given).
+
+        Returns
+        -------
+        str
+        """
+        params = media_convert_submit_params(
+            inputs,
+            outputs,
+            template_id=template_id,
+            name=name,
+            config=config,
+            user_data=user_data,
+            pipeline_id=pipeline_id,
+            client_token=client_token,
+        )
+        return self._request(*self._submit_plan("media_convert", params))
+
 
 class AsyncClient(_BaseClient):
     """The asyncio twin of :class:`Client`: same constructor and names, as coroutines.
@@ -608,3 +925,168 @@ class AsyncClient(_BaseClient):
         """Submit a packaging job and return its JobId; see :meth:`Client.submit_package_job`."""
         params = _submit_params(inputs, output, name, user_data, pipeline_id, priority)
         return await self._request("SubmitPackageJob", params, parse_job_id)
+
+    # ------------------------------------------------------------------ every job kind
+
+    async def get_job(self, job_id: str, *, kind: str = "package") -> Job:
+        """Fetch one job of any kind; see :meth:`Client.get_job`."""
+        if kind == "package":
+            return await self.get_package_job(job_id)
+        return await self._request(*self._get_plan(kind, job_id))
+
+    def list_jobs(
+        self,
+        *,
+        kind: str = "package",
+        status: str | None = None,
+        start: datetime | str | None = None,
+        end: datetime | str | None = None,
+        page_size: int | None = None,
+        order_by: str = "CreateTimeDesc",
+    ) -> AsyncIterator[Job]:
+        """Iterate asynchronously over every matching job of a kind; see :meth:`Client.list_jobs`."""
+        action, params = list_params(
+            kind, status=status, start=start, end=end, order_by=order_by, page_size=page_size
+        )
+        return self._kind_pages(kind, action, params)
+
+    async def _kind_pages(self, kind: str, action: str, params: dict[str, str]) -> AsyncIterator[Any]:
+        tokens = _PageTokens(action)
+        while True:
+            jobs, token = await self._request(action, params, lambda data: parse_kind_page(kind, data))
+            for job in jobs:
+                yield job
+            token = tokens.next(token)
+            if token is None:
+                return
+            params = next_page_params(kind, params, token)
+
+    async def get_transcode_job(self, parent_job_id: str) -> TranscodeJob:
+        """See :meth:`Client.get_transcode_job`."""
+        return await self._request(*self._get_plan("transcode", parent_job_id))
+
+    async def get_media_producing_job(self, job_id: str) -> MediaProducingJob:
+        """See :meth:`Client.get_media_producing_job`."""
+        return await self._request(*self._get_plan("media_producing", job_id))
+
+    async def get_snapshot_job(self, job_id: str) -> SnapshotJob:
+        """See :meth:`Client.get_snapshot_job`."""
+        return await self._request(*self._get_plan("snapshot", job_id))
+
+    async def get_media_convert_job(self, job_id: str) -> MediaConvertJob:
+        """See :meth:`Client.get_media_convert_job`."""
+        return await self._request(*self._get_plan("media_convert", job_id))
+
+    def list_transcode_jobs(self, **filters: Any) -> AsyncIterator[TranscodeJob]:
+        """See :meth:`Client.list_transcode_jobs`."""
+        return self.list_jobs(kind="transcode", **filters)  # type: ignore[return-value]
+
+    def list_media_producing_jobs(self, **filters: Any) -> AsyncIterator[MediaProducingJob]:
+        """See :meth:`Client.list_media_producing_jobs`."""
+        return self.list_jobs(kind="media_producing", **filters)  # type: ignore[return-value]
+
+    def list_snapshot_jobs(self, **filters: Any) -> AsyncIterator[SnapshotJob]:
+        """See :meth:`Client.list_snapshot_jobs`."""
+        return self.list_jobs(kind="snapshot", **filters)  # type: ignore[return-value]
+
+    def list_media_convert_jobs(self, **filters: Any) -> AsyncIterator[MediaConvertJob]:
+        """See :meth:`Client.list_media_convert_jobs`."""
+        return self.list_jobs(kind="media_convert", **filters)  # type: ignore[return-value]
+
+    async def submit_transcode_job(
+        self,
+        inputs: MediaSpec | Iterable[MediaSpec],
+        outputs: MediaSpec | Iterable[MediaSpec | Mapping[str, Any]],
+        *,
+        template_id: str | None = None,
+        name: str | None = None,
+        user_data: str | Mapping[str, Any] | None = None,
+        pipeline_id: str | None = None,
+        priority: int | None = None,
+        client_token: str | None = None,
+    ) -> str:
+        """See :meth:`Client.submit_transcode_job`."""
+        params = transcode_submit_params(
+            inputs,
+            outputs,
+            template_id=template_id,
+            name=name,
+            user_data=user_data,
+            pipeline_id=pipeline_id,
+            priority=priority,
+            client_token=client_token,
+        )
+        return await self._request(*self._submit_plan("transcode", params))
+
+    async def submit_media_producing_job(
+        self,
+        output: str | Mapping[str, Any],
+        *,
+        timeline: str | Mapping[str, Any] | None = None,
+        template_id: str | None = None,
+        clips_param: str | Mapping[str, Any] | None = None,
+        project_id: str | None = None,
+        output_target: str | None = None,
+        user_data: str | Mapping[str, Any] | None = None,
+        client_token: str | None = None,
+    ) -> str:
+        """See :meth:`Client.submit_media_producing_job`."""
+        params = media_producing_submit_params(
+            output,
+            timeline=timeline,
+            template_id=template_id,
+            clips_param=clips_param,
+            project_id=project_id,
+            output_target=output_target,
+            user_data=user_data,
+            client_token=client_token,
+        )
+        return await self._request(*self._submit_plan("media_producing", params))
+
+    async def submit_snapshot_job(
+        self,
+        input: MediaSpec,
+        output: MediaSpec,
+        *,
+        template_id: str,
+        overrides: Mapping[str, Any] | None = None,
+        name: str | None = None,
+        user_data: str | Mapping[str, Any] | None = None,
+        pipeline_id: str | None = None,
+    ) -> str:
+        """See :meth:`Client.submit_snapshot_job`."""
+        params = snapshot_submit_params(
+            input,
+            output,
+            template_id=template_id,
+            overrides=overrides,
+            name=name,
+            user_data=user_data,
+            pipeline_id=pipeline_id,
+        )
+        return await self._request(*self._submit_plan("snapshot", params))
+
+    async def submit_media_convert_job(
+        self,
+        inputs: MediaSpec | Iterable[MediaSpec] | None = None,
+        outputs: MediaSpec | Iterable[MediaSpec | Mapping[str, Any]] | None = None,
+        *,
+        template_id: str | None = None,
+        name: str | None = None,
+        config: str | Mapping[str, Any] | None = None,
+        user_data: str | Mapping[str, Any] | None = None,
+        pipeline_id: str | None = None,
+        client_token: str | None = None,
+    ) -> str:
+        """See :meth:`Client.submit_media_convert_job`."""
+        params = media_convert_submit_params(
+            inputs,
+            outputs,
+            template_id=template_id,
+            name=name,
+            config=config,
+            user_data=user_data,
+            pipeline_id=pipeline_id,
+            client_token=client_token,
+        )
+        return await self._request(*self._submit_plan("media_convert", params))

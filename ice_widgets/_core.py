@@ -26,6 +26,7 @@ import random
 import re
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -47,7 +48,7 @@ from ice_widgets._errors import (
     ThrottlingError,
     TransportError,
 )
-from ice_widgets._models import PackageJob
+from ice_widgets._models import KINDS, Job, PackageJob, model_for, parse_job
 from ice_widgets._signing import EMPTY_SHA256, canonical_query
 
 __all__ = [
@@ -55,23 +56,39 @@ __all__ = [
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_REGION",
     "ENV_ENDPOINT",
+    "KIND_APIS",
     "MAX_BODY_BYTES",
     "USER_AGENT",
     "AdaptiveRate",
     "Call",
     "ClientStats",
+    "KindApi",
+    "MediaSpec",
     "PreparedRequest",
     "RequestBuilder",
     "classify_error",
+    "get_params",
+    "is_idempotent",
+    "kind_api",
+    "list_params",
+    "media_convert_submit_params",
+    "media_object",
+    "media_producing_submit_params",
+    "next_page_params",
     "parse_job_id",
+    "parse_kind_job",
+    "parse_kind_page",
     "parse_package_job",
     "parse_page",
     "parse_response",
     "parse_retry_after",
+    "parse_submitted_id",
     "resolve_endpoint",
     "resolve_region",
     "retry_delay",
     "should_retry",
+    "snapshot_submit_params",
+    "transcode_submit_params",
 ]
 
 logger = logging.getLogger("ice_widgets")
@@ -482,6 +499,18 @@ _PAYLOAD_KEYS = {
     "GetPackageJob": "PackageJob",
     "ListPackageJobs": "PackageJobList",
     "SubmitPackageJob": "JobId",
+    "GetTranscodeJob": "TranscodeParentJob",
+    "ListTranscodeJobs": "Jobs",
+    "SubmitTranscodeJob": "TranscodeParentJob",
+    "GetMediaProducingJob": "MediaProducingJob",
+    "ListMediaProducingJobs": "MediaProducingJobList",
+    "SubmitMediaProducingJob": "JobId",
+    "GetSnapshotJob": "SnapshotJob",
+    "ListSnapshotJobs": "Jobs",
+    "SubmitSnapshotJob": "JobId",
+    "GetMediaConvertJob": "Job",
+    "ListMediaConvertJobs": "Jobs",
+    "SubmitMediaConvertJob": "Job",
 }
 
 
@@ -1097,3 +1126,609 @@ class Call(Generic[T]):
             delay,
         )
         return delay
+
+
+# --------------------------------------------------------------------------- job kinds
+
+
+@dataclass(frozen=True, slots=True)
+class KindApi:
+    """The wire names of one job kind's Get, List and Submit operations.
+
+    Read from the official SDK's request and response models (alibabacloud-ice20201109);
+    every List has its own paging, time-filter and sort names.
+    """
+
+    kind: str
+    get_action: str
+    #: The request parameter that names the job in Get (``JobId``; ``ParentJobId`` for transcode).
+    get_param: str
+    #: The key of the job object in a Get answer.
+    get_key: str
+    list_action: str
+    #: The key of the list of jobs in a List answer.
+    list_key: str
+    token_param: str
+    token_key: str
+    size_param: str
+    start_param: str
+    end_param: str
+    sort_param: str
+    #: ``CreateTimeDesc``/``CreateTimeAsc`` in the kind's own words.
+    sort_values: tuple[str, str]
+    #: The documented values of the List ``Status`` filter.
+    statuses: tuple[str, ...]
+    submit_action: str
+    #: Whether Submit takes a ``ClientToken`` (then it is sent, and a retry is safe).
+    client_token: bool
+
+
+KIND_APIS: dict[str, KindApi] = {
+    api.kind: api
+    for api in (
+        KindApi(
+            "package",
+            "GetPackageJob",
+            "JobId",
+            "PackageJob",
+            "ListPackageJobs",
+            "PackageJobList",
+            "NextPageToken",
+            "NextPageToken",
+            "PageSize",
+            "StartOfCreateTime",
+            "EndOfCreateTime",
+            "OrderBy",
+            ("CreateTimeDesc", "CreateTimeAsc"),
+            ("Init", "Success", "Fail"),
+            "SubmitPackageJob",
+            False,
+        ),
+        KindApi(
+            "transcode",
+            "GetTranscodeJob",
+            "ParentJobId",
+            "TranscodeParentJob",
+            "ListTranscodeJobs",
+            "Jobs",
+            "NextPageToken",
+            "NextPageToken",
+            "PageSize",
+            "StartOfCreateTime",
+            "EndOfCreateTime",
+            "OrderBy",
+            ("CreateTimeDesc", "CreateTimeAsc"),
+            ("Init", "Success", "Fail"),
+            "SubmitTranscodeJob",
+            True,
+        ),
+        KindApi(
+            "media_producing",
+            "GetMediaProducingJob",
+            "JobId",
+            "MediaProducingJob",
+            "ListMediaProducingJobs",
+            "MediaProducingJobList",
+            "NextToken",
+            "NextToken",
+            "MaxResults",
+            "StartTime",
+            "EndTime",
+            "SortBy",
+            ("CreationTime:Desc", "CreationTime:Asc"),
+            ("Init", "Processing", "Success", "Failed"),
+            "SubmitMediaProducingJob",
+            True,
+        ),
+        KindApi(
+            "snapshot",
+            "GetSnapshotJob",
+            "JobId",
+            "SnapshotJob",
+            "ListSnapshotJobs",
+            "Jobs",
+            "NextPageToken",
+            "NextPageToken",
+            "PageSize",
+            "StartOfCreateTime",
+            "EndOfCreateTime",
+            "OrderBy",
+            ("CreateTimeDesc", "CreateTimeAsc"),
+            ("Init", "Success", "Fail"),
+            "SubmitSnapshotJob",
+            False,
+        ),
+        KindApi(
+            "media_convert",
+            "GetMediaConvertJob",
+            "JobId",
+            "Job",
+            "ListMediaConvertJobs",
+            "Jobs",
+            "NextPageToken",
+            "NextPageToken",
+            "PageSize",
+            "StartOfCreateTime",
+            "EndOfCreateTime",
+            "OrderBy",
+            ("CreateTimeDesc", "CreateTimeAsc"),
+            ("Inited", "Running", "Complete", "Error", "Cancelled"),
+            "SubmitMediaConvertJob",
+            True,
+        ),
+    )
+}
+
+#: Largest page every List accepts (PageSize and MaxResults are 1 to 100).
+MAX_PAGE_SIZE = 100
+
+
+def kind_api(kind: str) -> KindApi:
+    """The wire names of a job kind; an unknown kind is an :class:`InvalidParameterError`."""
+    api = KIND_APIS.get(kind) if isinstance(kind, str) else None
+    if api is None:
+        raise InvalidParameterError(
+            f"unknown job kind {kind!r}: use one of {', '.join(KINDS)}", code="InvalidKind"
+        )
+    return api
+
+
+def get_params(kind: str, job_id: str) -> tuple[str, dict[str, str]]:
+    """``(action, params)`` of the Get operation of ``kind`` for one job."""
+    api = kind_api(kind)
+    return api.get_action, {api.get_param: job_id}
+
+
+def parse_kind_job(kind: str, data: Mapping[str, Any], job_id: str | None = None) -> Job:
+    """The job of a Get answer of any kind; checks it is the job asked for.
+
+    Raises
+    ------
+    InvalidResponseError
+        No job object under the kind's key, or one with another ID.
+    """
+    if kind == "package":
+        return parse_package_job(data, job_id)
+    api = kind_api(kind)
+    raw = data.get(api.get_key)
+    request_id = _str_or_none(data.get("RequestId"))
+    if not isinstance(raw, dict):
+        raise InvalidResponseError(
+            f"the answer has no {api.get_key} object" + (f" for job {job_id!r}" if job_id else ""),
+            code="InvalidResponse",
+            request_id=request_id,
+            action=api.get_action,
+        )
+    job = parse_job(kind, raw)
+    if job_id is not None and job.job_id is not None and job.job_id.strip() != job_id.strip():
+        raise InvalidResponseError(
+            f"asked for {kind} job {job_id!r} but the answer holds job {job.job_id!r}",
+            code="JobIdMismatch",
+            request_id=request_id,
+            action=api.get_action,
+        )
+    return job
+
+
+def list_params(
+    kind: str,
+    *,
+    status: str | None = None,
+    start: datetime | str | None = None,
+    end: datetime | str | None = None,
+    order_by: str = "CreateTimeDesc",
+    page_size: int | None = None,
+) -> tuple[str, dict[str, str]]:
+    """``(action, params)`` of the first List request of ``kind``, in the kind's own names.
+
+    Parameters
+    ----------
+    kind : str
+    status : str, optional
+        Sent as ``Status`` unchanged (each kind documents its own values, see
+        ``KIND_APIS[kind].statuses``; media convert jobs are filtered by their ``State``).
+    start, end : datetime or str, optional
+        Creation-time bounds (``StartOfCreateTime``/``EndOfCreateTime``, or
+        ``StartTime``/``EndTime`` for media producing); naive datetimes are UTC.
+    order_by : str
+        ``CreateTimeDesc`` or ``CreateTimeAsc`` (``SortBy=CreationTime:Desc`` for media producing).
+    page_size : int, optional
+        1 to 100 (``PageSize`` or ``MaxResults``); None means 100.
+    """
+    api = kind_api(kind)
+    if order_by not in ("CreateTimeDesc", "CreateTimeAsc"):
+        raise InvalidParameterError(
+            f"order_by must be 'CreateTimeDesc' or 'CreateTimeAsc', not {order_by!r}",
+            code="InvalidParameter",
+            action=api.list_action,
+        )
+    if page_size is None:
+        page_size = MAX_PAGE_SIZE
+    if isinstance(page_size, bool) or not isinstance(page_size, int):
+        raise InvalidParameterError(
+            f"page_size must be an integer, not {page_size!r}",
+            code="InvalidParameter",
+            action=api.list_action,
+        )
+    if status is not None and not isinstance(status, str):
+        raise InvalidParameterError(
+            f"status must be a string such as {api.statuses[0]!r}, not {status!r}",
+            code="InvalidParameter",
+            action=api.list_action,
+        )
+    params = {
+        api.sort_param: api.sort_values[0 if order_by == "CreateTimeDesc" else 1],
+        api.size_param: str(max(1, min(MAX_PAGE_SIZE, page_size))),
+    }
+    if status and status.strip():
+        params["Status"] = status.strip()
+    if start is not None:
+        params[api.start_param] = format_time(start)
+    if end is not None:
+        params[api.end_param] = format_time(end)
+    return api.list_action, params
+
+
+def next_page_params(kind: str, params: Mapping[str, str], token: str) -> dict[str, str]:
+    """The parameters of the request for the page after ``token``."""
+    return {**params, kind_api(kind).token_param: token}
+
+
+def parse_kind_page(kind: str, data: Mapping[str, Any]) -> tuple[list[Job], str | None]:
+    """The jobs and the next-page token (None on the last page) of a List answer of any kind."""
+    if kind == "package":
+        packaging, next_token = parse_page(data)
+        return list[Job](packaging), next_token
+    api = kind_api(kind)
+    items = data.get(api.list_key)
+    if items is None:
+        items = []
+    if isinstance(items, dict):  # a gateway's wrapped list: {"Job": [...]}
+        inner = [value for value in items.values() if isinstance(value, list)]
+        items = inner[0] if len(inner) == 1 else None
+    if not isinstance(items, list):
+        raise InvalidResponseError(
+            f"{api.list_key} is not a list",
+            code="InvalidResponse",
+            request_id=_str_or_none(data.get("RequestId")),
+            action=api.list_action,
+        )
+    model = model_for(kind)
+    jobs: list[Job] = [model.from_api(item) for item in items if isinstance(item, dict)]
+    return jobs, _str_or_none(data.get(api.token_key))
+
+
+def parse_submitted_id(kind: str, data: Mapping[str, Any]) -> str:
+    """The ID of the job a Submit answer created: ``JobId``, ``TranscodeParentJob.ParentJobId``
+    (transcode) or ``Job.JobId`` (media convert)."""
+    api = kind_api(kind)
+    if kind == "transcode":
+        parent = data.get("TranscodeParentJob")
+        value = parent.get("ParentJobId") if isinstance(parent, dict) else None
+    elif kind == "media_convert":
+        job = data.get("Job")
+        value = job.get("JobId") if isinstance(job, dict) else None
+    else:
+        value = data.get("JobId")
+    job_id = _str_or_none(value)
+    if job_id is None:
+        raise InvalidResponseError(
+            "the answer has no ID of the created job",
+            code="InvalidResponse",
+            request_id=_str_or_none(data.get("RequestId")),
+            action=api.submit_action,
+        )
+    return job_id
+
+
+# --------------------------------------------------------------------------- submit parameters
+
+#: A media object as callers write it: ``"oss://bucket/key"`` (or an http(s) URL: type OSS),
+#: a media ID (type Media), a ``(type, media)`` pair, or ``{"Type": ..., "Media": ...}``.
+MediaSpec = str | tuple[str, str] | Mapping[str, Any]
+
+
+def _media_type(media: str) -> str:
+    lowered = media.strip().lower()
+    return "OSS" if lowered.startswith(("oss://", "http://", "https://")) else "Media"
+
+
+def media_object(spec: MediaSpec) -> dict[str, str]:
+    """``{"Type": ..., "Media": ...}`` from a :data:`MediaSpec` (``{"Input": {...}}`` is unwrapped).
+
+    Raises
+    ------
+    InvalidParameterError
+        For anything else, naming what was given.
+    """
+    if isinstance(spec, str):
+        if not spec.strip():
+            raise InvalidParameterError("a media location must not be empty", code="InvalidParameter")
+        return {"Type": _media_type(spec), "Media": spec}
+    if isinstance(spec, Mapping):
+        inner = spec.get("Input", spec)
+        if not isinstance(inner, Mapping) or "Media" not in inner:
+            raise InvalidParameterError(
+                f"a media dict needs 'Media' (and optionally 'Type'): {spec!r}", code="InvalidParameter"
+            )
+        media = str(inner["Media"])
+        return {"Type": str(inner.get("Type") or _media_type(media)), "Media": media}
+    if isinstance(spec, tuple) and len(spec) == 2:
+        kind, media = spec
+        return {"Type": str(kind), "Media": str(media)}
+    raise InvalidParameterError(
+        f"media must be a string, a (type, media) pair or a dict, not {type(spec).__name__}",
+        code="InvalidParameter",
+    )
+
+
+def _one_or_many(value: Any) -> list[Any]:
+    """A single media spec (string, pair of strings, dict) as a one-item list; lists pass."""
+    if isinstance(value, (str, Mapping)) or (
+        isinstance(value, tuple) and len(value) == 2 and all(isinstance(x, str) for x in value)
+    ):
+        return [value]
+    if value is None:
+        return []
+    try:
+        return list(value)
+    except TypeError:
+        raise InvalidParameterError(
+            f"expected a media location or a list of them, not {type(value).__name__}",
+            code="InvalidParameter",
+        ) from None
+
+
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _json_param(value: Any, name: str, action: str) -> str:
+    """A JSON-valued parameter: a string is sent as given, a dict or list as compact JSON."""
+    if isinstance(value, str):
+        if not value.strip():
+            raise InvalidParameterError(f"{name} must not be empty", code="InvalidParameter", action=action)
+        return value
+    if isinstance(value, (Mapping, list, tuple)):
+        return _compact_json(dict(value) if isinstance(value, Mapping) else list(value))
+    raise InvalidParameterError(
+        f"{name} must be a JSON string, a dict or a list, not {type(value).__name__}",
+        code="InvalidParameter",
+        action=action,
+    )
+
+
+def _common_submit(
+    params: dict[str, str],
+    api: KindApi,
+    *,
+    name: str | None = None,
+    user_data: str | Mapping[str, Any] | None = None,
+    client_token: str | None = None,
+) -> dict[str, str]:
+    if name is not None:
+        params["Name"] = name
+    if user_data is not None:
+        params["UserData"] = _json_param(user_data, "user_data", api.submit_action)
+    if api.client_token:
+        # The same token on every attempt: the service creates the job once, so a retry is safe.
+        params["ClientToken"] = client_token or uuid.uuid4().hex
+    return params
+
+
+def _schedule(pipeline_id: str | None, priority: int | None, action: str) -> dict[str, Any]:
+    schedule: dict[str, Any] = {}
+    if pipeline_id is not None:
+        schedule["PipelineId"] = pipeline_id
+    if priority is not None:
+        if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 10:
+            raise InvalidParameterError(
+                f"priority must be an integer from 1 to 10, not {priority!r}",
+                code="InvalidParameter",
+                action=action,
+            )
+        schedule["Priority"] = priority
+    return schedule
+
+
+def transcode_submit_params(
+    inputs: Any,
+    outputs: Any,
+    *,
+    template_id: str | None = None,
+    name: str | None = None,
+    user_data: str | Mapping[str, Any] | None = None,
+    pipeline_id: str | None = None,
+    priority: int | None = None,
+    client_token: str | None = None,
+) -> dict[str, str]:
+    """SubmitTranscodeJob parameters: ``InputGroup``, ``OutputGroup``, ``ScheduleConfig``, ...
+
+    Each output is a media spec (transcoded with ``template_id``), ``{"Output": spec,
+    "TemplateId": ...}``, or a full ``OutputGroup`` item ``{"Output": {...}, "ProcessConfig":
+    {...}}`` (sent as given, with ``template_id`` filled in when it has none).
+    """
+    action = "SubmitTranscodeJob"
+    input_group = [media_object(spec) for spec in _one_or_many(inputs)]
+    if not input_group:
+        raise InvalidParameterError("at least one input is needed", code="MissingInputs", action=action)
+    output_group = []
+    for index, spec in enumerate(_one_or_many(outputs)):
+        if isinstance(spec, Mapping) and "Output" in spec:
+            item = {k: v for k, v in spec.items() if k != "TemplateId"}
+            item["Output"] = media_object(spec["Output"])
+            process = dict(spec.get("ProcessConfig") or {})
+            transcode = dict(process.get("Transcode") or {})
+            chosen = transcode.get("TemplateId") or spec.get("TemplateId") or template_id
+            if chosen:
+                transcode["TemplateId"] = chosen
+            process["Transcode"] = transcode
+            item["ProcessConfig"] = process
+        else:
+            item = {"Output": media_object(spec), "ProcessConfig": {"Transcode": {"TemplateId": template_id}}}
+        if not item["ProcessConfig"]["Transcode"].get("TemplateId"):
+            raise InvalidParameterError(
+                f"output {index} has no transcode template: pass template_id=... (e.g. 'S00000001-200010') "
+                "or give the output as {'Output': ..., 'TemplateId': ...}",
+                code="MissingTemplateId",
+                action=action,
+            )
+        output_group.append(item)
+    if not output_group:
+        raise InvalidParameterError("at least one output is needed", code="MissingOutputs", action=action)
+    api = kind_api("transcode")
+    params = {"InputGroup": _compact_json(input_group), "OutputGroup": _compact_json(output_group)}
+    schedule = _schedule(pipeline_id, priority, action)
+    if schedule:
+        params["ScheduleConfig"] = _compact_json(schedule)
+    return _common_submit(params, api, name=name, user_data=user_data, client_token=client_token)
+
+
+def media_producing_submit_params(
+    output: str | Mapping[str, Any],
+    *,
+    timeline: str | Mapping[str, Any] | None = None,
+    template_id: str | None = None,
+    clips_param: str | Mapping[str, Any] | None = None,
+    project_id: str | None = None,
+    output_target: str | None = None,
+    user_data: str | Mapping[str, Any] | None = None,
+    client_token: str | None = None,
+) -> dict[str, str]:
+    """SubmitMediaProducingJob parameters.
+
+    ``output`` is the ``OutputMediaConfig``: a URL string becomes ``{"MediaURL": url}``;
+    exactly one of ``timeline``, ``template_id`` (with ``clips_param``) and ``project_id``.
+    """
+    action = "SubmitMediaProducingJob"
+    chosen = [
+        n for n, v in (("timeline", timeline), ("template_id", template_id), ("project_id", project_id)) if v
+    ]
+    if len(chosen) != 1:
+        raise InvalidParameterError(
+            "give exactly one of timeline, template_id (with clips_param) and project_id"
+            + (f"; got {', '.join(chosen)}" if chosen else ""),
+            code="InvalidParameter",
+            action=action,
+        )
+    if template_id and not clips_param:
+        raise InvalidParameterError(
+            "a template job needs clips_param (the template's materials)",
+            code="MissingClipsParam",
+            action=action,
+        )
+    if isinstance(output, str):
+        if not output.strip():
+            raise InvalidParameterError("output must not be empty", code="InvalidParameter", action=action)
+        config: Any = {"MediaURL": output}
+    else:
+        config = output
+    params = {"OutputMediaConfig": _json_param(config, "output", action)}
+    if timeline:
+        params["Timeline"] = _json_param(timeline, "timeline", action)
+    if template_id:
+        params["TemplateId"] = template_id
+    if clips_param:
+        params["ClipsParam"] = _json_param(clips_param, "clips_param", action)
+    if project_id:
+        params["ProjectId"] = project_id
+    if output_target:
+        params["OutputMediaTarget"] = output_target
+    return _common_submit(params, kind_api("media_producing"), user_data=user_data, client_token=client_token)
+
+
+def snapshot_submit_params(
+    input: MediaSpec,
+    output: MediaSpec,
+    *,
+    template_id: str,
+    overrides: Mapping[str, Any] | None = None,
+    name: str | None = None,
+    user_data: str | Mapping[str, Any] | None = None,
+    pipeline_id: str | None = None,
+) -> dict[str, str]:
+    """SubmitSnapshotJob parameters: ``Input``, ``Output``, ``TemplateConfig`` (``TemplateId``
+    and ``OverwriteParams`` from ``overrides``, e.g. ``{"Type": "Sprite", "Count": 10}``)."""
+    action = "SubmitSnapshotJob"
+    if not template_id or not isinstance(template_id, str):
+        raise InvalidParameterError(
+            "a snapshot job needs template_id (a snapshot template ID)",
+            code="MissingTemplateId",
+            action=action,
+        )
+    template: dict[str, Any] = {"TemplateId": template_id}
+    if overrides:
+        template["OverwriteParams"] = dict(overrides)
+    params = {
+        "Input": _compact_json(media_object(input)),
+        "Output": _compact_json(media_object(output)),
+        "TemplateConfig": _compact_json(template),
+    }
+    schedule = _schedule(pipeline_id, None, action)
+    if schedule:
+        params["ScheduleConfig"] = _compact_json(schedule)
+    return _common_submit(params, kind_api("snapshot"), name=name, user_data=user_data)
+
+
+def media_convert_submit_params(
+    inputs: Any = None,
+    outputs: Any = None,
+    *,
+    template_id: str | None = None,
+    name: str | None = None,
+    config: str | Mapping[str, Any] | None = None,
+    user_data: str | Mapping[str, Any] | None = None,
+    pipeline_id: str | None = None,
+    client_token: str | None = None,
+) -> dict[str, str]:
+    """SubmitMediaConvertJob parameters: a ``Config`` (MediaConvertJobConfig) given whole, or
+    built from ``inputs`` and ``outputs`` (media specs, each output with ``template_id``, or
+    ``MediaConvertOutput`` dicts with ``OutputFile`` and ``TemplateId``)."""
+    action = "SubmitMediaConvertJob"
+    if config is not None:
+        if inputs is not None or outputs is not None:
+            raise InvalidParameterError(
+                "give either config or inputs and outputs, not both", code="InvalidParameter", action=action
+            )
+        if isinstance(config, Mapping) and name is not None and "JobName" not in config:
+            config = {**config, "JobName": name}
+        body = _json_param(config, "config", action)
+    else:
+        sources = [
+            {"Name": f"input{i}", "InputFile": media_object(spec)}
+            for i, spec in enumerate(_one_or_many(inputs))
+        ]
+        if not sources:
+            raise InvalidParameterError("at least one input is needed", code="MissingInputs", action=action)
+        targets = []
+        for index, spec in enumerate(_one_or_many(outputs)):
+            if isinstance(spec, Mapping) and "OutputFile" in spec:
+                item = dict(spec)
+                item["OutputFile"] = media_object(spec["OutputFile"])
+                item.setdefault("Name", f"output{index}")
+                if template_id and not item.get("TemplateId"):
+                    item["TemplateId"] = template_id
+            else:
+                item = {"Name": f"output{index}", "OutputFile": media_object(spec), "TemplateId": template_id}
+            if not item.get("TemplateId"):
+                raise InvalidParameterError(
+                    f"output {index} has no transcode template: pass template_id=...",
+                    code="MissingTemplateId",
+                    action=action,
+                )
+            targets.append(item)
+        if not targets:
+            raise InvalidParameterError("at least one output is needed", code="MissingOutputs", action=action)
+        built: dict[str, Any] = {"Inputs": sources, "Outputs": targets}
+        if name is not None:
+            built["JobName"] = name
+        body = _compact_json(built)
+    params = {"Config": body}
+    if pipeline_id is not None:
+        params["PipelineId"] = pipeline_id
+    return _common_submit(params, kind_api("media_convert"), user_data=user_data, client_token=client_token)
+
+
+def is_idempotent(action: str, params: Mapping[str, str]) -> bool:
+    """Whether sending ``action`` twice is harmless: reads are; a Submit only with a ``ClientToken``."""
+    return not action.startswith("Submit") or bool(params.get("ClientToken"))
