@@ -53,6 +53,7 @@ from ice_widgets._errors import (
     InvalidResponseError,
     RequestTimeoutError,
     TransportError,
+    public_call,
 )
 from ice_widgets._models import (
     Job,
@@ -318,6 +319,7 @@ class Client(_BaseClient):
     ...     job = client.get_package_job("ab4802364a2e49208c99efab82df****")
     """
 
+    @public_call
     def __init__(
         self,
         *,
@@ -409,6 +411,7 @@ class Client(_BaseClient):
             if delay > 0:
                 self._sleep(delay)
 
+    @public_call
     def get_package_job(self, job_id: str) -> PackageJob:
         """Fetch one packaging job (GetPackageJob).
 
@@ -420,6 +423,7 @@ class Client(_BaseClient):
         job_id = _check_job_id(job_id)
         return self._request("GetPackageJob", {"JobId": job_id}, lambda data: parse_package_job(data, job_id))
 
+    @public_call
     def list_package_jobs(
         self,
         *,
@@ -445,6 +449,7 @@ class Client(_BaseClient):
         params = _list_params(status, start, end, order_by, page_size)
         return self._pages(params)
 
+    @public_call
     def _pages(self, params: dict[str, str]) -> Iterator[PackageJob]:
         tokens = _PageTokens()
         while True:
@@ -455,6 +460,7 @@ class Client(_BaseClient):
                 return
             params = {**params, "NextPageToken": token}
 
+    @public_call
     def submit_package_job(
         self,
         inputs: MediaSpec | Iterable[MediaSpec],
@@ -790,6 +796,7 @@ class AsyncClient(_BaseClient):
     ``list_package_jobs`` returns an async iterator. Use ``async with`` or ``await aclose()``.
     """
 
+    @public_call
     def __init__(
         self,
         *,
@@ -881,6 +888,7 @@ class AsyncClient(_BaseClient):
             if delay > 0:
                 await self._sleep(delay)
 
+    @public_call
     async def get_package_job(self, job_id: str) -> PackageJob:
         """Fetch one packaging job (GetPackageJob); see :meth:`Client.get_package_job`."""
         job_id = _check_job_id(job_id)
@@ -888,6 +896,7 @@ class AsyncClient(_BaseClient):
             "GetPackageJob", {"JobId": job_id}, lambda data: parse_package_job(data, job_id)
         )
 
+    @public_call
     def list_package_jobs(
         self,
         *,
@@ -901,6 +910,7 @@ class AsyncClient(_BaseClient):
         params = _list_params(status, start, end, order_by, page_size)
         return self._pages(params)
 
+    @public_call
     async def _pages(self, params: dict[str, str]) -> AsyncIterator[PackageJob]:
         tokens = _PageTokens()
         while True:
@@ -912,6 +922,7 @@ class AsyncClient(_BaseClient):
                 return
             params = {**params, "NextPageToken": token}
 
+    @public_call
     async def submit_package_job(
         self,
         inputs: MediaSpec | Iterable[MediaSpec],

@@ -1111,6 +1111,8 @@ class Call(Generic[T]):
             else:
                 stats.errors += 1
         if not retry:
+            if error.job_id is None and self.params.get("JobId"):
+                error.job_id = self.params["JobId"]  # NotFoundError names the job
             if self.attempt > 1 and is_retryable(error, idempotent=self.idempotent):
                 error.message = f"{error.message} (gave up after {self.attempt} attempts)"
                 error.args = (error.message,)

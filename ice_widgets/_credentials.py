@@ -373,7 +373,11 @@ def resolve_credentials(
         f"{ini_path} (section [{section}]; set {ENV_CREDENTIALS_FILE} to use another file)",
     ]
     raise CredentialsError(
-        "no Alibaba Cloud credentials found; looked at " + "; ".join(looked), code="NoCredentials"
+        "no Alibaba Cloud credentials found; looked at "
+        + "; ".join(looked)
+        + ". To try ice_widgets without an account, run `ice-widgets demo` (or `make demo` in a "
+        "checkout): a local ICE emulator and JupyterLab with demo credentials",
+        code="NoCredentials",
     )
 
 

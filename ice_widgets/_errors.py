@@ -16,12 +16,24 @@
         ├── RequestTimeoutError
         └── InvalidResponseError  a body that is not the JSON the API sends
 
-Every error carries ``code``, ``message``, ``request_id``, ``http_status`` and
-``recommend`` (``None`` where not known). ``str(error)`` is one readable line.
+Every error carries ``code``, ``message``, ``request_id``, ``http_status``,
+``recommend`` and ``job_id`` (``None`` where not known). ``str(error)`` is one readable line.
 No error ever holds a secret: requests are not attached, only the action name.
+
+Short tracebacks: the public calls are wrapped by :func:`public_call`, which cuts an
+error's traceback to the public frame. A ``NotFoundError`` then shows as the notebook
+cell, the public call's line and the one-line message, not six frames of retry and
+parsing code (set ``ICE_WIDGETS_FULL_TRACEBACK=1`` to keep every frame).
 """
 
 from __future__ import annotations
+
+import functools
+import inspect
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from types import TracebackType
+from typing import Any, TypeVar
 
 __all__ = [
     "ApiError",
@@ -37,7 +49,10 @@ __all__ = [
     "ServerError",
     "ThrottlingError",
     "TransportError",
+    "public_call",
 ]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class IceError(Exception):
@@ -59,7 +74,12 @@ class IceError(Exception):
         The API action that failed (``GetPackageJob``).
     retry_after : float, optional
         Seconds the server asked to wait (``x-acs-retry-after``).
+    job_id : str, optional
+        The job the failed request was about.
     """
+
+    #: What to do about it, appended to ``str(error)`` (subclasses set it).
+    hint: str | None = None
 
     def __init__(
         self,
@@ -71,6 +91,7 @@ class IceError(Exception):
         recommend: str | None = None,
         action: str | None = None,
         retry_after: float | None = None,
+        job_id: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -80,6 +101,7 @@ class IceError(Exception):
         self.recommend = recommend
         self.action = action
         self.retry_after = retry_after
+        self.job_id = job_id
 
     def __str__(self) -> str:
         parts = []
@@ -88,17 +110,26 @@ class IceError(Exception):
         message = " ".join(str(self.message).split())
         if self.code and message.startswith(f"{self.code}: "):
             message = message[len(self.code) + 2 :]  # "ConnectError: ConnectError: ..." reads badly
+        lead = self._lead()
+        if lead:
+            parts.append(f"{lead}:")
         parts.append(message or "(no message)")
         details = []
         if self.http_status is not None:
             details.append(f"HTTP {self.http_status}")
-        if self.action:
+        if self.action and not lead:
             details.append(self.action)
         if self.request_id:
             details.append(f"RequestId {self.request_id}")
         if details:
             parts.append(f"({', '.join(details)})")
+        if self.hint and lead:
+            parts.append(self.hint)
         return " ".join(parts)
+
+    def _lead(self) -> str | None:
+        """Words before the message naming what failed (subclasses), or None."""
+        return None
 
     def __repr__(self) -> str:
         name = type(self).__name__
@@ -145,7 +176,21 @@ class PermissionDeniedError(ApiError):
 
 
 class NotFoundError(ApiError):
-    """The job does not exist (or is not visible to this account)."""
+    """The job does not exist (or is not visible to this account).
+
+    ``str(error)`` names the job ID and the action, then what to check.
+    """
+
+    hint = (
+        "Check the job ID, and that the client's endpoint and region are the ones the job "
+        "was submitted to (jobs are regional)."
+    )
+
+    def _lead(self) -> str | None:
+        if self.job_id is None:
+            return None
+        action = f" ({self.action})" if self.action else ""
+        return f"job {self.job_id!r} not found{action}"
 
 
 class InvalidParameterError(ApiError):
@@ -166,3 +211,75 @@ class RequestTimeoutError(TransportError):
 
 class InvalidResponseError(TransportError):
     """The body was empty, truncated, not JSON, or not the shape the API sends."""
+
+
+# ------------------------------------------------------------------ short tracebacks
+
+
+def _cut(error: IceError) -> IceError:
+    """``error`` with its traceback cut after the public call's own frame.
+
+    The wrapper's frame (hidden in IPython by ``__tracebackhide__``) is followed by the
+    public function's frame, and nothing deeper: the line a user wrote, the public line it
+    ran, and the message. Python >= 3.7 allows setting ``tb_next``.
+    """
+    if os.environ.get("ICE_WIDGETS_FULL_TRACEBACK"):
+        return error
+    tb: TracebackType | None = error.__traceback__
+    public = tb.tb_next if tb is not None else None  # tb is the wrapper's frame
+    if public is not None:
+        public.tb_next = None
+    return error.with_traceback(public)
+
+
+def public_call(func: F) -> F:
+    """Give the :class:`IceError` raised by a public function a short traceback.
+
+    Works on functions, coroutine functions, generators and async generators. pandas and
+    IPython hide their internals this way (``__tracebackhide__``); that alone does not
+    shorten a plain Python traceback, so the frames below the public call are cut too.
+    """
+    if inspect.isasyncgenfunction(func):
+
+        @functools.wraps(func)
+        async def agen_wrapper(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+            __tracebackhide__ = True
+            try:
+                async for item in func(*args, **kwargs):
+                    yield item
+            except IceError as error:
+                raise _cut(error) from error.__cause__
+
+        return agen_wrapper  # type: ignore[return-value]
+    if inspect.iscoroutinefunction(func):
+
+        @functools.wraps(func)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            __tracebackhide__ = True
+            try:
+                return await func(*args, **kwargs)
+            except IceError as error:
+                raise _cut(error) from error.__cause__
+
+        return async_wrapper  # type: ignore[return-value]
+    if inspect.isgeneratorfunction(func):
+
+        @functools.wraps(func)
+        def gen_wrapper(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            __tracebackhide__ = True
+            try:
+                return (yield from func(*args, **kwargs))
+            except IceError as error:
+                raise _cut(error) from error.__cause__
+
+        return gen_wrapper  # type: ignore[return-value]
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True
+        try:
+            return func(*args, **kwargs)
+        except IceError as error:
+            raise _cut(error) from error.__cause__
+
+    return wrapper  # type: ignore[return-value]

@@ -37,6 +37,9 @@ _OPTIONS = re.compile(r"^\s*((?:--(?:endpoint|profile|region)(?:=|\s+)\S+\s*)*)(
 # IDs written inline: word characters, dashes, dots and the docs' masking stars.
 _INLINE_IDS = re.compile(r"^[\w.*\-]+(?:[\s,]+[\w.*\-]+)*[\s,]*$")
 _SPLIT = re.compile(r"[\s,]+")
+# What an ICE ID looks like (32 hex digits; the docs mask the end with stars): a word that
+# is a valid Python name but not this is taken for a variable, never sent as an ID.
+_ID_LIKE = re.compile(r"[0-9a-fA-F*]{16,}")
 
 # id(shell) -> the mimebundle formatter that was registered for PackageJob before us.
 _SAVED: dict[int, Any] = {}
@@ -60,6 +63,16 @@ def _client(args: Any, *, asynchronous: bool = False) -> Any:
     from ice_widgets._client import AsyncClient, Client
 
     return (AsyncClient if asynchronous else Client)(**options)
+
+
+def _check_names(text: str, user_ns: Any) -> None:
+    """Refuse words that look like Python names but are undefined (a typo), before any request."""
+    for word in _SPLIT.split(text.strip()):
+        if word.isidentifier() and not _ID_LIKE.fullmatch(word) and word not in user_ns:
+            raise UsageError(
+                f"name {word!r} is not defined: no request was sent. Give a job ID or a variable "
+                "that holds one (check the spelling, or run the cell that defines it)."
+            )
 
 
 def ids_from_value(value: Any) -> list[str]:
@@ -105,6 +118,7 @@ class IceMagics(Magics):
         except (NameError, SyntaxError):
             if not _INLINE_IDS.match(text):
                 raise
+            _check_names(text, self._shell.user_ns)
             value = text
         ids = ids_from_value(value)
         if not ids:
@@ -131,6 +145,7 @@ class IceMagics(Magics):
         if rest.isidentifier() and rest in user_ns:
             value = user_ns[rest]  # a variable holding the ID (or the PackageJob)
         elif _INLINE_IDS.match(rest):
+            _check_names(rest, user_ns)
             value = rest  # the ID itself
         else:
             value = self._shell.ev(rest)  # an expression: jobs[0], df.job_id.iloc[3]

@@ -270,5 +270,5 @@ def test_watch_ids_are_cleaned() -> None:
     assert view._ids == ["x", "y"]
     view.close()
     empty = WatchView([])
-    assert empty.finished and "no jobs to watch" in empty._notice_html.value
+    assert empty.finished and "nothing to watch: no job IDs were given" in empty._notice_html.value
     empty.close()

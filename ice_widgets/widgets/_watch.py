@@ -85,6 +85,28 @@ def _async_client(client: Any) -> tuple[Any, bool]:
     return twin_client(client, asynchronous=True), True
 
 
+def _not_watchable(job_ids: Any) -> str | None:
+    """Why ``job_ids`` cannot hold job IDs (None, a number), in one line; None when it can."""
+    if job_ids is None or isinstance(job_ids, bytes) or not isinstance(job_ids, Iterable):
+        what = "None" if job_ids is None else f"a {type(job_ids).__name__}"
+        return (
+            "watch() takes job IDs (a list, a Series, a DataFrame with a job_id column, or a "
+            f"string), not {what}"
+        )
+    return None
+
+
+def _nothing_to_watch(job_ids: Any) -> str:
+    """The notice of a watch with no job ID in it."""
+    try:
+        given = len(job_ids)
+    except TypeError:
+        given = 0
+    if given:
+        return f"nothing to watch: the {given:,} values given hold no job ID"
+    return "nothing to watch: no job IDs were given"
+
+
 def _clean_ids(job_ids: Any) -> list[str]:
     """Distinct, stripped IDs in order; PackageJobs give their ID; None/NaN/blank are skipped."""
     columns = getattr(job_ids, "columns", None)
@@ -106,6 +128,13 @@ class WatchView(JobsView):
     it and keeps the view; ``close()`` stops it and closes the widget.
     """
 
+    # Class-level defaults: a view whose __init__ failed is still safe to close and collect.
+    _task: asyncio.Task[None] | None = None
+    _aclient: Any = None
+    _owns_aclient = False
+    _owns_sync = False
+    _stopped = False
+
     def __init__(
         self,
         job_ids: Iterable[str],
@@ -115,6 +144,9 @@ class WatchView(JobsView):
         concurrency: int = 16,
         page_size: int = 25,
     ) -> None:
+        problem = _not_watchable(job_ids)
+        if problem:
+            raise TypeError(problem)
         ids = _clean_ids(job_ids)
         self._ids = ids
         self._records: dict[str, PackageJob | JobError] = {i: PackageJob(job_id=i) for i in ids}
@@ -139,7 +171,7 @@ class WatchView(JobsView):
         super().__init__(build_frame(list(self._records.values())), client=sync_client, page_size=page_size)
         self.add_class("ice-watch")
         _LIVE.add(self)
-        self.set_notice("waiting for the first refresh" if ids else "no jobs to watch")
+        self.set_notice("waiting for the first refresh" if ids else _nothing_to_watch(job_ids))
 
     # ------------------------------------------------------------------ state
 
@@ -336,12 +368,21 @@ class WatchView(JobsView):
                 self._client.close()
         super().close()
 
+    def __del__(self) -> None:
+        # A destructor never raises (ipywidgets' Widget.__del__ closes the widget).
+        with contextlib.suppress(Exception):
+            self.close()
+
     def __repr__(self) -> str:
+        if not getattr(self, "_ids", None):
+            return f"WatchView({getattr(self, '_notice', None) or 'no jobs'})"
         state = "running" if self.running else ("finished" if self.finished else "stopped")
         return f"WatchView({len(self._ids):,} jobs, {len(self._done):,} done, {state}, rounds={self._rounds})"
 
     def to_text(self) -> str:
         """Readable text: the watch state line, then the dashboard."""
+        if not self._ids:
+            return self._notice or ""  # "nothing to watch: ...", not an empty table
         return f"{self._notice or ''}\n{super().to_text()}".lstrip()
 
 
@@ -373,6 +414,9 @@ def watch(
         A :class:`JobsView`. In a notebook the poller starts at once on the kernel's event
         loop; elsewhere call ``await view.poll_once()`` or ``await view.run()``.
     """
+    problem = _not_watchable(job_ids)
+    if problem:
+        raise TypeError(problem)  # here, so the traceback ends at the call
     if isinstance(job_ids, str):
         job_ids = [x for x in job_ids.replace(",", " ").split() if x]
     view = WatchView(job_ids, client=client, interval=interval, concurrency=concurrency)
