@@ -11,18 +11,27 @@ from __future__ import annotations
 import base64
 import bisect
 import copy
+import dataclasses
 import hashlib
 import heapq
 import hmac
+import itertools
 import json
 import random
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ice_widgets.emulator.corpus import hostile_jobs
+from ice_widgets.emulator._constants import BUCKETS as _BUCKETS
+from ice_widgets.emulator._constants import REGIONS as _REGIONS
+from ice_widgets.emulator._constants import SHOWS as _SHOWS
+from ice_widgets.emulator._constants import TRIGGERS as _TRIGGERS
+from ice_widgets.emulator._constants import format_time
+from ice_widgets.emulator._constants import hex32 as _hex32
+from ice_widgets.emulator._kinds import KIND_SPECS, KINDS, Facts, build_job, iter_kind_jobs, list_item
+from ice_widgets.emulator.corpus import hostile_jobs, hostile_kind_jobs
 
 __all__ = ["ApiError", "JobStore", "Listing", "format_time", "generate_jobs", "parse_api_time"]
 
@@ -39,32 +48,9 @@ FAIL_REASONS: tuple[tuple[str, str], ...] = (
     ("PackageFailed", "Packaging failed: the input bitrates are not aligned across renditions."),
 )
 
-_SHOWS = (
-    "evening-news",
-    "cooking-live",
-    "football-highlights",
-    "product-launch",
-    "webinar",
-    "concert",
-    "lecture",
-    "esports-final",
-    "travel-vlog",
-    "kids-cartoon",
-    "新闻联播",
-    "直播回放",
-)
 _PROFILES = ("hls-1080p", "hls-720p", "dash-4k", "dash-1080p", "hls-abr", "dash-abr", "cmaf-abr")
-_BUCKETS = ("media-prod-sh", "vod-assets-bj", "live-archive-hz", "customer-uploads-sg")
-_REGIONS = ("cn-shanghai", "cn-beijing", "cn-hangzhou", "ap-southeast-1")
-#: Trigger sources and priorities, repeated by how often they occur.
-_TRIGGERS = ("API",) * 6 + ("WorkFlow",) * 3 + ("Console",)
 _PRIORITIES = tuple(p for p, n in zip(range(1, 11), (1, 1, 2, 3, 4, 8, 3, 2, 1, 1)) for _ in range(n))
 _RENDITIONS = ("1080p", "720p", "480p", "audio-en", "audio-zh")
-
-
-def format_time(ts: float) -> str:
-    """``yyyy-MM-ddTHH:mm:ssZ`` in UTC, the form ICE returns."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(ts)))
 
 
 def parse_api_time(value: str) -> float | None:
@@ -74,10 +60,6 @@ def parse_api_time(value: str) -> float | None:
     except ValueError:
         return None
     return parsed.replace(tzinfo=_UTC).timestamp()
-
-
-def _hex32(rng: random.Random) -> str:
-    return f"{rng.getrandbits(128):032x}"
 
 
 def default_anchor(now: float | None = None) -> float:
@@ -209,22 +191,26 @@ class _Job:
 
     __slots__ = ("created", "cut", "full", "item_bytes", "job_id", "key", "seq", "status")
 
-    def __init__(self, seq: int, created: float, data: Mapping[str, Any]) -> None:
+    def __init__(self, seq: int, created: float, data: Mapping[str, Any], kind: str = "package") -> None:
         self.seq = seq
-        self.job_id = str(data["JobId"])
+        self.job_id = str(data[KIND_SPECS[kind].id_key if kind != "package" else "JobId"])
         self.created = created
         self.key = (created, seq)
         self.full = b""
         self.cut: tuple[int, int] | None = None
         self.item_bytes: bytes | None = None
         self.status: Any = None
-        self.serialise(data)
+        self.serialise(data, kind)
 
-    def serialise(self, data: Mapping[str, Any]) -> None:
+    def serialise(self, data: Mapping[str, Any], kind: str = "package") -> None:
         full = _dumps(data)
         self.full = full
-        self.status = data.get("Status")
         self.cut = None
+        if kind != "package":  # other kinds: the List item is its own, smaller object
+            self.status = data.get(KIND_SPECS[kind].status_key)
+            self.item_bytes = _dumps(list_item(kind, data))
+            return
+        self.status = data.get("Status")
         self.item_bytes = None
         if "OutputUrl" not in data:
             return
@@ -259,7 +245,7 @@ class Listing:
 
 
 class JobStore:
-    """Jobs by ID, in creation order, with paging tokens and submitted-job progress.
+    """Jobs of one kind by ID, in creation order, with paging tokens and job progress.
 
     Parameters
     ----------
@@ -272,8 +258,10 @@ class JobStore:
     progress_seconds
         How long a submitted job stays ``Init`` on average before it finishes.
     progress_seeded
-        Also let the seeded ``Init`` jobs finish, at random times within about
-        ``10 * progress_seconds`` of start (default: they stay ``Init``).
+        Also let the seeded running jobs finish, at random times within about
+        ``10 * progress_seconds`` of the anchor (default: they keep running).
+    kind
+        The job kind (``"package"`` by default; see ``_kinds.KINDS``).
     """
 
     def __init__(
@@ -285,7 +273,12 @@ class JobStore:
         anchor: float | None = None,
         progress_seconds: float = 3.0,
         progress_seeded: bool = False,
+        kind: str = "package",
     ) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"unknown job kind {kind!r}; choose from {', '.join(KINDS)}")
+        self.kind = kind
+        self.id_key = "JobId" if kind == "package" else KIND_SPECS[kind].id_key
         self.seed = seed
         self.anchor = default_anchor() if anchor is None else anchor
         self.progress_seconds = progress_seconds
@@ -293,19 +286,36 @@ class JobStore:
         self._keys: list[tuple[float, int]] = []
         self._by_key: dict[tuple[float, int], _Job] = {}
         self._seq = 0
-        self._pending: list[tuple[float, int, str, str]] = []
-        self._submit_rng = random.Random(f"submit-{seed}")
-        self._token_key = hashlib.sha256(f"ice-emulator-token-{seed}".encode()).digest()
+        self._pending: list[tuple[float, int, str, Any]] = []
+        self._ticks = itertools.count()
+        self._submit_rng = random.Random(f"submit-{seed}" if kind == "package" else f"submit-{kind}-{seed}")
+        token_seed = (
+            f"ice-emulator-token-{seed}" if kind == "package" else f"ice-emulator-token-{kind}-{seed}"
+        )
+        self._token_key = hashlib.sha256(token_seed.encode()).digest()
         self.seeded_ids: list[str] = []
         self.hostile_ids: list[str] = []
         seeded: list[_Job] = []
-        for created, data in iter_jobs(jobs, seed, anchor=self.anchor):
-            job_id = data["JobId"]
-            if job_id in self._jobs:  # 128 random bits: never in practice
-                continue
-            job = _Job(0, created, data)
-            self._jobs[job_id] = job
-            seeded.append(job)
+        running: list[Facts] = []
+        if kind == "package":
+            for created, data in iter_jobs(jobs, seed, anchor=self.anchor):
+                job_id = data["JobId"]
+                if job_id in self._jobs:  # 128 random bits: never in practice
+                    continue
+                job = _Job(0, created, data)
+                self._jobs[job_id] = job
+                seeded.append(job)
+        else:
+            for facts, data in iter_kind_jobs(kind, jobs, seed, anchor=self.anchor):
+                if facts.job_id in self._jobs:
+                    continue
+                if facts.progress is not None and progress_seeded:
+                    facts = self._seeded_finish(facts)
+                    data = build_job(kind, facts)
+                    running.append(facts)
+                job = _Job(0, facts.created, data, kind)
+                self._jobs[facts.job_id] = job
+                seeded.append(job)
         seeded.sort(key=lambda job: job.created)
         for seq, job in enumerate(seeded):
             # the served times have whole seconds; filters compare against those
@@ -317,16 +327,22 @@ class JobStore:
         self._seq = len(seeded)
         self.seeded_ids = [job.job_id for job in seeded]
         if hostile:
-            rng = random.Random(f"hostile-{seed}")
-            for data in hostile_jobs(hostile, seed=seed):
-                created = self.anchor - rng.uniform(3600, 6 * 86400)
-                data["CreateTime"] = data["SubmitTime"] = format_time(created)
-                data["FinishTime"] = data["ModifiedTime"] = format_time(created + 300)
-                if data["Status"] == "Init":
-                    del data["FinishTime"]
-                self._insert(data)
-                self.hostile_ids.append(data["JobId"])
-        if progress_seeded:
+            rng = random.Random(f"hostile-{seed}" if kind == "package" else f"hostile-{kind}-{seed}")
+            if kind == "package":
+                for data in hostile_jobs(hostile, seed=seed):
+                    created = self.anchor - rng.uniform(3600, 6 * 86400)
+                    data["CreateTime"] = data["SubmitTime"] = format_time(created)
+                    data["FinishTime"] = data["ModifiedTime"] = format_time(created + 300)
+                    if data["Status"] == "Init":
+                        del data["FinishTime"]
+                    self._insert(data)
+                    self.hostile_ids.append(data["JobId"])
+            else:
+                for data in hostile_kind_jobs(kind, hostile, seed=seed):
+                    created = float(int(self.anchor - rng.uniform(3600, 6 * 86400)))
+                    self._insert(data, created=created)
+                    self.hostile_ids.append(str(data[self.id_key]))
+        if progress_seeded and kind == "package":
             rng = random.Random(f"progress-{seed}")
             now = time.time()
             for job_id in self.seeded_ids:
@@ -335,16 +351,39 @@ class JobStore:
                     due = now + rng.uniform(0.5, 10.0) * progress_seconds
                     outcome = "Success" if rng.random() < 0.85 else "Fail"
                     heapq.heappush(self._pending, (due, job.seq, job_id, outcome))
+        for facts in running:
+            self._schedule(facts, self.anchor)
+
+    def _seeded_finish(self, facts: Facts) -> Facts:
+        """A seeded running job, re-timed to finish ``0.5..10 x progress_seconds`` after the anchor."""
+        rng = random.Random(f"progress-{self.kind}-{facts.job_id}")
+        age = self.anchor - facts.submit
+        remaining = rng.uniform(0.5, 10.0) * self.progress_seconds
+        total = max(age + remaining, 1e-3)
+        return dataclasses.replace(facts, duration=total, progress=max(0.0, age) / total)
+
+    def _schedule(self, facts: Facts, now: float) -> None:
+        """Queue the later states of a running job: half-way (if not yet) and finished."""
+        assert facts.progress is not None
+        finish = facts.submit + facts.duration
+        steps: list[tuple[float, float | None]] = []
+        for fraction in (0.25, 0.5, 0.75):
+            if fraction > facts.progress:
+                steps.append((facts.submit + fraction * facts.duration, fraction))
+        steps.append((finish, None))
+        for due, progress in steps:
+            state = dataclasses.replace(facts, progress=progress)
+            heapq.heappush(self._pending, (max(due, now), next(self._ticks), facts.job_id, state))
 
     # -- storage -----------------------------------------------------------------------------
 
     def _insert(self, data: dict[str, Any], created: float | None = None) -> _Job:
-        job_id = str(data["JobId"])
+        job_id = str(data[self.id_key])
         if job_id in self._jobs:
-            raise ValueError(f"duplicate JobId {job_id}")
+            raise ValueError(f"duplicate {self.id_key} {job_id}")
         if created is None:
             created = parse_api_time(str(data.get("CreateTime", ""))) or time.time()
-        job = _Job(self._seq, created, data)
+        job = _Job(self._seq, created, data, self.kind)
         self._seq += 1
         self._jobs[job_id] = job
         bisect.insort(self._keys, job.key)
@@ -362,10 +401,10 @@ class JobStore:
         return [self._by_key[key].job_id for key in self._keys]
 
     def add(self, data: Mapping[str, Any]) -> str:
-        """Add a job dict as it is (it must carry a ``JobId``); returns the ID."""
-        if "JobId" not in data:
-            raise ValueError("a job needs a JobId")
-        job_id = str(data["JobId"])
+        """Add a job dict as it is (it must carry its ID key, e.g. ``JobId``); returns the ID."""
+        if self.id_key not in data:
+            raise ValueError(f"a job needs a {self.id_key}")
+        job_id = str(data[self.id_key])
         self._insert(copy.deepcopy(dict(data)))
         return job_id
 
@@ -441,6 +480,9 @@ class JobStore:
         while self._pending and self._pending[0][0] <= now:
             due, _, job_id, outcome = heapq.heappop(self._pending)
             job = self._jobs[job_id]
+            if isinstance(outcome, Facts):  # other kinds: the job at a later progress
+                job.serialise(build_job(self.kind, outcome), self.kind)
+                continue
             data = job.data
             data["Status"] = outcome
             data["FinishTime"] = format_time(due)
@@ -472,8 +514,8 @@ class JobStore:
         mac = hmac.new(self._token_key, payload, hashlib.sha256).digest()[:9]
         return base64.urlsafe_b64encode(payload + b"." + mac).decode("ascii")
 
-    def _untoken(self, token: str, order: str) -> tuple[float, int]:
-        bad = ApiError(400, "InvalidParameter", "The specified parameter NextPageToken is not valid.")
+    def _untoken(self, token: str, order: str, name: str = "NextPageToken") -> tuple[float, int]:
+        bad = ApiError(400, "InvalidParameter", f"The specified parameter {name} is not valid.")
         try:
             raw = base64.urlsafe_b64decode(token.encode("ascii"))
             payload, mac = raw[:-10], raw[-9:]
@@ -498,8 +540,13 @@ class JobStore:
         order: str = "CreateTimeDesc",
         page_size: int = 20,
         token: str | None = None,
+        token_name: str = "NextPageToken",
+        match: Callable[[dict[str, Any]], bool] | None = None,
     ) -> Listing:
-        """One page of jobs matching the filters, in ``order``; see ListPackageJobs."""
+        """One page of jobs matching the filters, in ``order``; see ListPackageJobs.
+
+        ``match``, when given, is a further filter on the job's dict (slow: decodes each job).
+        """
         if self._pending:
             self.advance()
         descending = order == "CreateTimeDesc"
@@ -507,7 +554,7 @@ class JobStore:
         lo = 0 if start is None else bisect.bisect_left(keys, (start, -1))
         hi = len(keys) if end is None else bisect.bisect_right(keys, (end, float("inf")))
         if token:
-            cursor = self._untoken(token, order)
+            cursor = self._untoken(token, order, token_name)
             if descending:
                 hi = min(hi, bisect.bisect_left(keys, cursor))
             else:
@@ -526,6 +573,8 @@ class JobStore:
             for index in indices:
                 job = by_key[keys[index]]
                 if status is not None and job.status != status:
+                    continue
+                if match is not None and not match(job.data):
                     continue
                 if len(items) == page_size:
                     more = True

@@ -70,6 +70,7 @@ from urllib.parse import unquote_plus
 from ice_widgets import _signing
 from ice_widgets.emulator import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
 from ice_widgets.emulator._data import ApiError, JobStore, parse_api_time
+from ice_widgets.emulator._kinds import KIND_SPECS, KINDS, OTHER_KINDS
 
 __all__ = [
     "FAULT_KINDS",
@@ -84,7 +85,22 @@ __all__ = [
 ]
 
 API_VERSION = "2020-11-09"
-ACTIONS = ("GetPackageJob", "ListPackageJobs", "SubmitPackageJob")
+PACKAGE_ACTIONS = ("GetPackageJob", "ListPackageJobs", "SubmitPackageJob")
+#: action -> (kind, what it does): every action the emulator serves.
+KIND_ACTIONS: dict[str, tuple[str, str]] = {
+    **{
+        action: ("package", verb)
+        for action, verb in zip(PACKAGE_ACTIONS, ("get", "list", "submit"), strict=True)
+    },
+    **{
+        action: (spec.kind, verb)
+        for spec in KIND_SPECS.values()
+        for action, verb in zip(
+            (spec.get_action, spec.list_action, spec.submit_action), ("get", "list", "submit"), strict=True
+        )
+    },
+}
+ACTIONS: tuple[str, ...] = tuple(KIND_ACTIONS)
 FAULT_KINDS: tuple[str, ...] = ("throttle", "503", "500", "drop", "truncate", "slow")
 #: Largest request line (method, target, version) accepted: beyond it, 414.
 MAX_REQUEST_LINE = 32 * 1024
@@ -316,8 +332,12 @@ class _Answer:
 class _App:
     """Turns parsed requests into answers. Runs on the event loop thread only."""
 
-    def __init__(self, store: JobStore, settings: Settings, seed: int) -> None:
+    def __init__(
+        self, store: JobStore, settings: Settings, seed: int, stores: Callable[[str], JobStore] | None = None
+    ) -> None:
         self.store = store
+        #: the store of a kind (created on first use); packaging is ``store``
+        self.store_of: Callable[[str], JobStore] = stores or (lambda kind: store)
         self.settings = settings
         self.stats = Stats()
         self.nonces = _Nonces()
@@ -459,9 +479,17 @@ class _App:
                 err.headers["x-acs-retry-after"] = str(max(1, int(wait * 1000 + 0.999)))
                 raise err
         self.stats.actions[action] += 1
-        if action == "GetPackageJob":
+        kind, verb = KIND_ACTIONS[action]
+        if kind != "package":
+            store = self.store_of(kind)
+            if verb == "get":
+                return self._get_kind(store, params)
+            if verb == "list":
+                return self._list_kind(store, params)
+            return self._submit_kind(store, params)
+        if verb == "get":
             return self._get(params)
-        if action == "ListPackageJobs":
+        if verb == "list":
             return self._list(params)
         return self._submit(params)
 
@@ -650,6 +678,94 @@ class _App:
         )
         self.stats.submitted += 1
         return self.ok(b'"JobId":"' + job_id.encode() + b'"', self.request_id())
+
+    # -- the other kinds ---------------------------------------------------------------------------
+
+    def _get_kind(self, store: JobStore, params: Mapping[str, str]) -> _Answer:
+        spec = KIND_SPECS[store.kind]
+        job_id = params.get(spec.id_key)
+        if not job_id:
+            raise _missing(spec.id_key)
+        body = store.get_bytes(job_id)
+        if body is None:
+            raise _api_error(404, "InvalidParameter.ResourceNotFound")
+        return self.ok(b'"' + spec.get_key.encode() + b'":' + body, self.request_id())
+
+    def _list_kind(self, store: JobStore, params: Mapping[str, str]) -> _Answer:
+        spec = KIND_SPECS[store.kind]
+        if spec.paging == "token":  # ListMediaProducingJobs: NextToken / MaxResults, SortBy
+            size_name, token_name, default_size = "MaxResults", "NextToken", 10
+            sort = params.get("SortBy") or "CreationTime:Desc"
+            if sort not in ("CreationTime:Desc", "CreationTime:Asc"):
+                raise _invalid("SortBy", "Valid values: CreationTime:Asc, CreationTime:Desc.")
+            order = "CreateTimeAsc" if sort == "CreationTime:Asc" else "CreateTimeDesc"
+        else:
+            size_name, token_name, default_size = "PageSize", "NextPageToken", 20
+            order = params.get("OrderBy") or "CreateTimeDesc"
+            if order not in ("CreateTimeDesc", "CreateTimeAsc"):
+                raise _invalid("OrderBy", "Valid values: CreateTimeDesc, CreateTimeAsc.")
+        raw_size = params.get(size_name, "").strip()
+        page_size = default_size
+        if raw_size:
+            try:
+                page_size = int(raw_size)
+            except ValueError:
+                raise _invalid(size_name, "It must be an integer from 1 to 100.") from None
+            if not 0 <= page_size <= 100:
+                raise _invalid(size_name, "It must be an integer from 1 to 100.")
+            page_size = page_size or default_size
+        bounds: list[float | None] = []
+        for name in spec.time_params:
+            value = params.get(name)
+            if value:
+                stamp = parse_api_time(value)
+                if stamp is None:
+                    raise _invalid(name, "The format is yyyy-MM-ddTHH:mm:ssZ.")
+                bounds.append(stamp)
+            else:
+                bounds.append(None)
+        start, end = bounds
+        if spec.paging == "token" and start is not None and end is not None and end - start > 30 * 86400:
+            raise _invalid("EndTime", "The time range between StartTime and EndTime cannot exceed 30 days.")
+        job_id: str | None
+        match: Callable[[dict[str, Any]], bool] | None = None
+        if spec.paging == "token":
+            job_id = None
+            keyword = params.get("Keyword") or None
+            project = params.get("ProjectId") or None
+            if keyword is not None and len(keyword) == 32 and keyword in store:
+                job_id = keyword
+            elif keyword is not None or project is not None:
+
+                def match(data: dict[str, Any]) -> bool:
+                    if project is not None and data.get("ProjectId") != project:
+                        return False
+                    return keyword is None or keyword in str(data.get("JobId", ""))
+
+        else:
+            job_id = params.get(spec.id_key) or None
+        listing = store.list(
+            status=params.get("Status") or None,
+            job_id=job_id,
+            start=bounds[0],
+            end=bounds[1],
+            order=order,
+            page_size=page_size,
+            token=params.get(token_name) or None,
+            token_name=token_name,
+            match=match,
+        )
+        parts = [b'"' + spec.list_key.encode() + b'":[' + b",".join(listing.items) + b"]"]
+        if listing.next_token:
+            parts.append(b'"' + token_name.encode() + b'":"' + listing.next_token.encode() + b'"')
+        elif store.kind == "media_convert":  # documented as required, empty on the last page
+            parts.append(b'"NextPageToken":""')
+        if spec.paging == "token":
+            parts.append(b'"MaxResults":"' + str(page_size).encode() + b'"')
+        return self.ok(b",".join(parts), self.request_id())
+
+    def _submit_kind(self, store: JobStore, params: Mapping[str, str]) -> _Answer:
+        raise _api_error(404, "InvalidAction.NotFound")
 
 
 def _same(a: str, b: str) -> bool:
@@ -952,6 +1068,22 @@ class _ServerState:
 # running it
 
 
+def _kind_counts(jobs: int, kind_jobs: int | Mapping[str, int] | None) -> dict[str, int]:
+    """How many seeded jobs of each kind: packaging ``jobs``; the others ``kind_jobs``."""
+    if kind_jobs is None:
+        counts = dict.fromkeys(OTHER_KINDS, jobs)
+    elif isinstance(kind_jobs, Mapping):
+        unknown = [kind for kind in kind_jobs if kind not in KINDS]
+        if unknown:
+            raise ValueError(f"unknown job kinds {unknown} in kind_jobs; choose from {', '.join(KINDS)}")
+        counts = {kind: int(kind_jobs.get(kind, jobs)) for kind in OTHER_KINDS}
+    else:
+        counts = dict.fromkeys(OTHER_KINDS, int(kind_jobs))
+    if any(n < 0 for n in counts.values()):
+        raise ValueError("kind_jobs must not be negative")
+    return {"package": jobs, **counts}
+
+
 class _Runner:
     """Owns the store, the app and the asyncio server on one event loop."""
 
@@ -969,9 +1101,11 @@ class _Runner:
         allow_remote: bool = False,
         progress_seeded: bool = False,
         tls: tuple[str, str] | ssl.SSLContext | None = None,
+        kind_jobs: int | Mapping[str, int] | None = None,
     ) -> None:
         if not allow_remote and not _is_loopback(host):
             raise ValueError(f"refusing to listen on non-loopback host {host!r} (pass allow_remote=True)")
+        self.kind_counts = _kind_counts(jobs, kind_jobs)
         self.store = JobStore(
             jobs,
             seed,
@@ -980,13 +1114,42 @@ class _Runner:
             progress_seconds=progress_seconds,
             progress_seeded=progress_seeded,
         )
-        self.app = _App(self.store, settings.validated(), seed)
+        # the other kinds' data sets are built on first use (a packaging-only run pays nothing);
+        # every option but the count is the packaging store's, the anchor included
+        self._store_options: dict[str, Any] = {
+            "seed": seed,
+            "hostile": hostile,
+            "anchor": self.store.anchor,
+            "progress_seconds": progress_seconds,
+            "progress_seeded": progress_seeded,
+        }
+        self.stores: dict[str, JobStore] = {"package": self.store}
+        self.app = _App(self.store, settings.validated(), seed, self.store_of)
         self.state = _ServerState(self.app)
         self.host = host
         self.port = port
         self.ssl_context = _server_ssl_context(tls)
         self.server: asyncio.AbstractServer | None = None
         self._sweeper: asyncio.TimerHandle | None = None
+
+    def store_of(self, kind: str) -> JobStore:
+        """The store of ``kind``, built on first use (call on the loop thread, or before start)."""
+        store = self.stores.get(kind)
+        if store is None:
+            if kind not in KINDS:
+                raise ValueError(f"unknown job kind {kind!r}; choose from {', '.join(KINDS)}")
+            options = self._store_options
+            store = JobStore(
+                self.kind_counts[kind],
+                options["seed"],
+                hostile=options["hostile"],
+                anchor=options["anchor"],
+                progress_seconds=options["progress_seconds"],
+                progress_seeded=options["progress_seeded"],
+                kind=kind,
+            )
+            self.stores[kind] = store
+        return store
 
     @property
     def endpoint(self) -> str:
@@ -1062,6 +1225,11 @@ class Emulator:
     tls
         Serve HTTPS: ``(certfile, keyfile)`` PEM paths or a server ``ssl.SSLContext``
         (``endpoint`` then starts with ``https://``). Default: plain HTTP.
+    kind_jobs
+        Seeded jobs of every other kind (transcode, media producing, snapshot, media
+        convert): an int for all of them, or a mapping kind -> int (kinds left out get
+        ``jobs``). Default: ``jobs`` of each. A kind's data set is built when it is
+        first used (a request of that kind, ``ids(kind)``, ``expected``...).
 
     Examples
     --------
@@ -1094,6 +1262,7 @@ class Emulator:
         check_nonce: bool = True,
         check_time: bool = True,
         tls: tuple[str, str] | ssl.SSLContext | None = None,
+        kind_jobs: int | Mapping[str, int] | None = None,
     ) -> None:
         self._settings = Settings(
             access_key_id=access_key_id,
@@ -1119,6 +1288,7 @@ class Emulator:
             port=port,
             progress_seeded=progress_seeded,
             tls=tls,
+            kind_jobs=kind_jobs,
         )
         self.seed = seed
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -1232,27 +1402,64 @@ class Emulator:
 
     @property
     def job_ids(self) -> list[str]:
-        """The seeded job IDs, in creation order (hostile jobs not included)."""
+        """The seeded packaging job IDs, in creation order (hostile jobs not included)."""
         return list(self._runner.store.seeded_ids)
 
     @property
     def hostile_ids(self) -> list[str]:
-        """The IDs of the jobs carrying injection payloads (``hostile=N``)."""
+        """The IDs of the packaging jobs carrying injection payloads (``hostile=N``)."""
         return list(self._runner.store.hostile_ids)
 
-    def all_job_ids(self) -> list[str]:
-        """Every job the server holds now (seeded, hostile, added, submitted), by creation time."""
-        return list(self._call(self._runner.store.ids))
+    def ids(self, kind: str = "package") -> list[str]:
+        """The seeded job IDs of ``kind``, in creation order (hostile jobs not included).
 
-    def expected(self, job_id: str) -> dict[str, Any]:
-        """The PackageJob dict the server holds now for ``job_id`` (the truth for tests).
+        ``kind`` is one of ``"package"``, ``"transcode"``, ``"media_producing"``,
+        ``"snapshot"``, ``"media_convert"``. For transcode these are parent job IDs.
+        """
+        return list(self._call(lambda: self._runner.store_of(kind).seeded_ids))
+
+    def hostile_ids_of(self, kind: str = "package") -> list[str]:
+        """The IDs of the jobs of ``kind`` carrying injection payloads (``hostile=N``)."""
+        return list(self._call(lambda: self._runner.store_of(kind).hostile_ids))
+
+    def all_job_ids(self, kind: str = "package") -> list[str]:
+        """Every job of ``kind`` the server holds now (seeded, hostile, added, submitted), oldest first."""
+        return list(self._call(lambda: self._runner.store_of(kind).ids()))
+
+    def kind_of(self, job_id: str) -> str | None:
+        """The kind of the job ``job_id`` (``"package"``, ``"transcode"``...), or None if there is none."""
+
+        def find() -> str | None:
+            for kind in KINDS:
+                if job_id in self._runner.store_of(kind):
+                    return kind
+            return None
+
+        result: str | None = self._call(find)
+        return result
+
+    def expected(self, job_id: str, kind: str | None = None) -> dict[str, Any]:
+        """The job dict the server holds now for ``job_id``, exactly as Get returns it
+        inside its response key (``PackageJob``, ``TranscodeParentJob``, ``MediaProducingJob``,
+        ``SnapshotJob`` or ``Job``): the truth for tests.
+
+        ``kind`` is inferred from the ID when None.
 
         Raises
         ------
         KeyError
-            When there is no such job.
+            When there is no such job (of that kind).
         """
-        data = self._call(lambda: self._runner.store.get(job_id))
+
+        def fetch() -> dict[str, Any] | None:
+            kinds = KINDS if kind is None else (kind,)
+            for each in kinds:
+                data = self._runner.store_of(each).get(job_id)
+                if data is not None:
+                    return data
+            return None
+
+        data = self._call(fetch)
         if data is None:
             raise KeyError(job_id)
         return dict(data)
@@ -1279,9 +1486,10 @@ class Emulator:
         self._call(lambda: self._runner.app.apply(settings))
         return settings
 
-    def add_job(self, job: Mapping[str, Any]) -> str:
-        """Add a job dict as it is (it must carry a ``JobId``); returns the ID."""
-        return str(self._call(lambda: self._runner.store.add(job)))
+    def add_job(self, job: Mapping[str, Any], kind: str = "package") -> str:
+        """Add a job dict of ``kind`` as it is (it must carry its ID key: ``JobId``, or
+        ``ParentJobId`` for transcode); returns the ID. Get returns it byte for byte."""
+        return str(self._call(lambda: self._runner.store_of(kind).add(job)))
 
     def submit(
         self,
@@ -1332,6 +1540,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--port", type=int, default=8765, help="TCP port; 0 picks a free one (default 8765)")
     parser.add_argument("--jobs", type=int, default=1000, help="number of seeded jobs (default 1000)")
+    parser.add_argument(
+        "--kind-jobs",
+        type=int,
+        default=None,
+        help="seeded jobs of every other kind: transcode, snapshot... (default: --jobs)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed of the data set and the faults (default 1)")
     parser.add_argument("--hostile", type=int, default=0, help="extra jobs carrying injection payloads")
     parser.add_argument(
@@ -1439,6 +1653,7 @@ def serve(args: argparse.Namespace) -> int:
             allow_remote=args.allow_remote,
             progress_seeded=args.progress_seeded,
             tls=_tls_arguments(args),
+            kind_jobs=getattr(args, "kind_jobs", None),
         )
     except (ValueError, OSError) as exc:
         print(f"ice-widgets emulator: {exc}", file=sys.stderr)

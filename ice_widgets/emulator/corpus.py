@@ -14,7 +14,14 @@ import hashlib
 import json
 from typing import Any
 
-__all__ = ["BIG_PAYLOAD", "INJECTION_PAYLOADS", "hostile_job", "hostile_jobs"]
+__all__ = [
+    "BIG_PAYLOAD",
+    "INJECTION_PAYLOADS",
+    "hostile_job",
+    "hostile_jobs",
+    "hostile_kind_job",
+    "hostile_kind_jobs",
+]
 
 #: A 100 KB string: markup repeated, to check that renderers truncate or page and stay fast.
 BIG_PAYLOAD: str = ("<b>big</b>&amp;\"'" * 6000)[: 100 * 1024]
@@ -148,5 +155,209 @@ def hostile_jobs(count: int | None = None, *, seed: int = 0) -> list[dict[str, A
     statuses = ("Success", "Fail", "Init", "<b>Weird</b>")
     return [
         hostile_job(i, INJECTION_PAYLOADS[i % len(INJECTION_PAYLOADS)], seed=seed, status=statuses[i % 4])
+        for i in range(n)
+    ]
+
+
+#: Statuses the hostile jobs of each kind rotate through: the documented running, succeeded
+#: and failed values, and one undocumented value carrying markup.
+HOSTILE_STATUSES: dict[str, tuple[str, ...]] = {
+    "transcode": ("Success", "Fail", "Init", "<b>Weird</b>"),
+    "media_producing": ("Success", "Failed", "Processing", "<b>Weird</b>"),
+    "snapshot": ("Success", "Fail", "Init", "<b>Weird</b>"),
+    "media_convert": ("Complete", "Error", "Running", "<b>Weird</b>"),
+}
+
+
+def _kind_job_id(kind: str, index: int, seed: int) -> str:
+    return hashlib.md5(f"hostile-{kind}-{seed}-{index}".encode()).hexdigest()
+
+
+def hostile_kind_job(
+    kind: str, index: int, payload: str, *, seed: int = 0, status: str = "Fail"
+) -> dict[str, Any]:
+    """A job of ``kind`` (``"transcode"``, ``"media_producing"``, ``"snapshot"``,
+    ``"media_convert"``; ``"package"`` gives :func:`hostile_job`) with ``payload`` in every
+    text field its Get response has, as the official SDK's models shape it.
+
+    The job ID (and a transcode sub-job's ID) is a valid 32-hex ID; everything else that
+    is text (names, statuses of sub-parts, URLs, media, codes, messages, user data, JSON
+    strings) carries the payload. Times are valid; ``status`` is the job's own status.
+    """
+    if kind == "package":
+        return hostile_job(index, payload, seed=seed, status=status)
+    job_id = _kind_job_id(kind, index, seed)
+    p = payload
+    t0, t1 = "2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z"
+    media = {"Type": p, "Media": p}
+    user_data = json.dumps({"note": p}, ensure_ascii=False)
+    if kind == "transcode":
+        sub_id = hashlib.md5(f"hostile-sub-{seed}-{index}".encode()).hexdigest()
+        return {
+            "ParentJobId": job_id,
+            "Name": p,
+            "Status": status,
+            "Percent": 100,
+            "JobCount": 2,
+            "TriggerSource": p,
+            "RequestId": p,
+            "InputGroup": [dict(media), {"Type": "OSS", "Media": f"oss://bucket/{p}"}],
+            "OutputGroup": [
+                {
+                    "Output": {"Type": p, "Media": p, "OutputUrl": p},
+                    "ProcessConfig": {"Transcode": {"TemplateId": p}},
+                }
+            ],
+            "ScheduleConfig": {"PipelineId": p, "Priority": 5},
+            "CreateTime": t0,
+            "SubmitTime": t0,
+            "FinishTime": t1,
+            "UserData": user_data,
+            "TranscodeJobList": [
+                {
+                    "JobId": sub_id,
+                    "ParentJobId": job_id,
+                    "JobIndex": 0,
+                    "Name": p,
+                    "Status": p,
+                    "InputGroup": [{"Type": p, "Media": p, "InputUrl": p}],
+                    "Output": {"Type": p, "Media": p, "OutputUrl": p},
+                    "OutFileMeta": {
+                        "FileBasicInfo": {"FileName": p, "FileUrl": p, "FileStatus": p, "Region": p}
+                    },
+                    "ProcessConfig": {"Transcode": {"TemplateId": p}},
+                    "ScheduleConfig": {"PipelineId": p, "Priority": 5},
+                    "RequestId": p,
+                    "SubmitResultJson": {"Code": p, "Message": p},
+                    "CreateTime": t0,
+                    "SubmitTime": t0,
+                    "FinishTime": t1,
+                    "UserData": user_data,
+                },
+                {
+                    "JobId": hashlib.md5(f"hostile-sub2-{seed}-{index}".encode()).hexdigest(),
+                    "ParentJobId": job_id,
+                    "JobIndex": 1,
+                    "Name": p,
+                    "Status": "Fail",
+                    "Output": {"Type": "OSS", "Media": p},
+                    "SubmitResultJson": {"Code": p, "Message": p},
+                    "CreateTime": t0,
+                    "FinishTime": t1,
+                },
+            ],
+        }
+    if kind == "media_producing":
+        return {
+            "JobId": job_id,
+            "ProjectId": p,
+            "TemplateId": p,
+            "ClipsParam": p,
+            "Timeline": p,
+            "Status": status,
+            "Progress": 50,
+            "MediaId": p,
+            "MediaURL": p,
+            "Duration": 12.5,
+            "VodMediaId": p,
+            "SubJobMaterials": p,
+            "Code": p,
+            "Message": p,
+            "UserData": user_data,
+            "CreateTime": t0,
+            "ModifiedTime": t1,
+            "CompleteTime": t1,
+        }
+    if kind == "snapshot":
+        oss = {"Bucket": p, "Location": p, "Object": p}
+        return {
+            "JobId": job_id,
+            "Name": p,
+            "Status": status,
+            "Type": p,
+            "Async": True,
+            "Count": 3,
+            "TriggerSource": p,
+            "PipelineId": p,
+            "TemplateId": p,
+            "TemplateConfig": p,
+            "Input": {"Type": p, "Media": p, "OssFile": dict(oss)},
+            "Output": {"Type": p, "Media": p, "OssFile": dict(oss)},
+            "Code": p,
+            "Message": p,
+            "UserData": user_data,
+            "CreateTime": t0,
+            "SubmitTime": t0,
+            "FinishTime": t1,
+            "ModifiedTime": t1,
+        }
+    if kind == "media_convert":
+        detail = {
+            "Name": p,
+            "TaskId": p,
+            "Status": p,
+            "Code": p,
+            "Message": p,
+            "CreateTime": t0,
+            "FinishTime": t1,
+            "Result": {
+                "OutputFile": {"Type": p, "Media": p, "Url": p},
+                "OutFileMeta": {"FileBasicInfo": {"FileName": p, "FileUrl": p}},
+            },
+        }
+        return {
+            "JobId": job_id,
+            "ClientToken": p,
+            "RequestId": p,
+            "PipelineId": p,
+            "Config": {
+                "JobName": p,
+                "Inputs": [{"Name": p, "InputFile": dict(media)}],
+                "Outputs": [
+                    {
+                        "Name": p,
+                        "OutputFile": dict(media),
+                        "TemplateId": p,
+                        "OverrideParams": p,
+                        "Features": p,
+                    }
+                ],
+                "OutputGroups": [
+                    {
+                        "Name": p,
+                        "GroupConfig": {"Type": p, "ManifestName": p, "OutputFileBase": dict(media)},
+                        "Outputs": [{"Name": p, "OutputFileName": p, "TemplateId": p}],
+                    }
+                ],
+            },
+            "State": status,
+            "Percent": 40,
+            "Code": p,
+            "Message": p,
+            "OutputDetails": [detail],
+            "OutputGroupDetails": [
+                {"Name": p, "TaskId": p, "Status": p, "Code": p, "Message": p, "Outputs": [dict(detail)]}
+            ],
+            "UserData": user_data,
+            "CreateTime": t0,
+            "FinishTime": t1,
+        }
+    raise ValueError(f"unknown job kind {kind!r}")
+
+
+def hostile_kind_jobs(kind: str, count: int | None = None, *, seed: int = 0) -> list[dict[str, Any]]:
+    """Jobs of ``kind`` with payloads in every text field, one per payload (cycled to ``count``).
+
+    Statuses rotate through :data:`HOSTILE_STATUSES` (a running, a succeeded, a failed and
+    an undocumented value), so renderers meet payloads on every code path.
+    """
+    if kind == "package":
+        return hostile_jobs(count, seed=seed)
+    n = len(INJECTION_PAYLOADS) if count is None else count
+    statuses = HOSTILE_STATUSES[kind]
+    return [
+        hostile_kind_job(
+            kind, i, INJECTION_PAYLOADS[i % len(INJECTION_PAYLOADS)], seed=seed, status=statuses[i % 4]
+        )
         for i in range(n)
     ]
