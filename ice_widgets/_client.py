@@ -364,7 +364,7 @@ class Client(_BaseClient):
         self._http.close()
 
     def _send(self, prepared: PreparedRequest) -> tuple[int, httpx.Headers, bytes]:
-        request = httpx.Request("POST", prepared.url, headers=prepared.headers)
+        request = httpx.Request("POST", prepared.url, headers=prepared.headers, content=prepared.body or None)
         deadline = time.monotonic() + self.timeout
         try:
             response = self._http.send(request, stream=True, follow_redirects=False)
@@ -841,7 +841,7 @@ class AsyncClient(_BaseClient):
         await self._http.aclose()
 
     async def _send(self, prepared: PreparedRequest) -> tuple[int, httpx.Headers, bytes]:
-        request = httpx.Request("POST", prepared.url, headers=prepared.headers)
+        request = httpx.Request("POST", prepared.url, headers=prepared.headers, content=prepared.body or None)
         deadline = time.monotonic() + self.timeout
         try:
             response = await self._http.send(request, stream=True, follow_redirects=False)

@@ -49,13 +49,14 @@ from ice_widgets._errors import (
     TransportError,
 )
 from ice_widgets._models import KINDS, Job, PackageJob, model_for, parse_job
-from ice_widgets._signing import EMPTY_SHA256, canonical_query
+from ice_widgets._signing import EMPTY_SHA256, canonical_query, signature_v3
 
 __all__ = [
     "API_VERSION",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_REGION",
     "ENV_ENDPOINT",
+    "FORM_PARAMS",
     "KIND_APIS",
     "MAX_BODY_BYTES",
     "USER_AGENT",
@@ -193,11 +194,13 @@ def _normalize_endpoint(value: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PreparedRequest:
-    """A signed request, ready for the transport: ``POST url`` with ``headers`` and no body."""
+    """A signed request, ready for the transport: ``POST url`` with ``headers`` and ``body``
+    (empty, except for the form parameters of :data:`FORM_PARAMS`)."""
 
     action: str
     url: str
     headers: list[tuple[str, str]]
+    body: bytes = b""
 
     def __repr__(self) -> str:  # headers hold the STS token: never show them
         return f"PreparedRequest(action={self.action!r}, url={self.url!r})"
@@ -255,10 +258,15 @@ class RequestBuilder:
     ) -> PreparedRequest:
         """Sign ``POST /?<params>`` for ``action``; a fresh nonce and date unless given.
 
-        The query string sent is exactly the one signed (:func:`canonical_query`).
+        The query string sent is exactly the one signed (:func:`canonical_query`). The
+        parameters the official SDK sends in a form body (:data:`FORM_PARAMS`, e.g. a media
+        producing ``Timeline``, which can be far longer than a URL may be) go in the body.
         """
         date = _utc_stamp(self.clock() if now is None else now)
         nonce = nonce or os.urandom(16).hex()
+        in_body = FORM_PARAMS.get(action)
+        if in_body and any(name in params for name in in_body):
+            return self._build_form(action, params, in_body, credential, date, nonce)
         query = canonical_query(params)
         key_id = credential.access_key_id
         token = credential.security_token
@@ -300,6 +308,47 @@ class RequestBuilder:
         )
         return PreparedRequest(action, self._base_url + query if query else self.endpoint + "/", headers)
 
+    def _build_form(
+        self,
+        action: str,
+        params: Mapping[str, str],
+        in_body: frozenset[str],
+        credential: Credential,
+        date: str,
+        nonce: str,
+    ) -> PreparedRequest:
+        """The rare request with a form body: signed by the general V3 function."""
+        query_params = {k: v for k, v in params.items() if k not in in_body}
+        body = canonical_query({k: v for k, v in params.items() if k in in_body}).encode("utf-8")
+        payload_hash = hashlib.sha256(body).hexdigest()
+        signed = {
+            "host": self._host,
+            "content-type": "application/x-www-form-urlencoded",
+            "x-acs-action": action,
+            "x-acs-content-sha256": payload_hash,
+            "x-acs-date": date,
+            "x-acs-signature-nonce": nonce,
+            "x-acs-version": API_VERSION,
+        }
+        if credential.security_token:
+            signed["x-acs-accesskey-id"] = credential.access_key_id
+            signed["x-acs-security-token"] = credential.security_token
+        signature, signed_headers = signature_v3(
+            credential.access_key_secret, "POST", "/", query_params, signed, payload_hash
+        )
+        headers = [*signed.items(), *self._constant]
+        headers.append(
+            (
+                "authorization",
+                f"ACS3-HMAC-SHA256 Credential={credential.access_key_id},"
+                f"SignedHeaders={signed_headers},Signature={signature}",
+            )
+        )
+        query = canonical_query(query_params)
+        return PreparedRequest(
+            action, self._base_url + query if query else self.endpoint + "/", headers, body
+        )
+
     def _mac(self, secret: str, message: str) -> str:
         """hex(HMAC-SHA256(secret, message)); the keyed state is computed once per secret."""
         cached = self._hmac
@@ -310,6 +359,9 @@ class RequestBuilder:
         mac.update(message.encode("utf-8"))
         return mac.hexdigest()
 
+
+#: Parameters sent in an ``application/x-www-form-urlencoded`` body, as the official SDK does.
+FORM_PARAMS: dict[str, frozenset[str]] = {"SubmitMediaProducingJob": frozenset({"Timeline"})}
 
 _SIGNED = "host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-acs-version"
 _SIGNED_STS = (

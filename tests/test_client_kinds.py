@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
 import pytest
-from test_client_mock import MockIce, error, make_async, make_client
+from alibabacloud_tea_openapi.utils import Utils
+from test_client_mock import AK, SECRET, TOKEN, MockIce, error, make_async, make_client
 from test_models_kinds import CONVERT_GET, PRODUCING_GET, SNAPSHOT_GET, TRANSCODE_GET
 
 from ice_widgets import (
+    Client,
     InvalidParameterError,
     InvalidResponseError,
     MediaConvertJob,
@@ -35,6 +39,7 @@ from ice_widgets import (
     TranscodeJob,
 )
 from ice_widgets._core import KIND_APIS
+from ice_widgets._signing import canonical_query
 
 #: kind -> (Get action, ID parameter, answer body, key of the job, model)
 GETS: dict[str, tuple[str, str, dict[str, Any], str, type]] = {
@@ -384,10 +389,59 @@ def test_submit_snapshot_job_wire_format() -> None:
     assert params["Name"] == "thumbs" and "ClientToken" not in params
 
 
-def test_submit_media_producing_job_wire_format() -> None:
-    server = MockIce(submitted("media_producing", "prod-1"))
-    timeline = {"VideoTracks": [{"VideoTrackClips": [{"MediaURL": "oss://in/a.mp4"}]}]}
-    with make_client(server) as client:
+class FormIce:
+    """Answers like MockIce, for requests with a form body: the signature is checked with the
+    official SDK's ``get_authorization`` over host, content-type and x-acs-* headers and the
+    body's SHA-256, as the SDK signs its own SubmitMediaProducingJob."""
+
+    def __init__(self, reply: httpx.Response) -> None:
+        self.reply = reply
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        body = request.read()
+        assert request.headers["content-type"] == "application/x-www-form-urlencoded"
+        payload_hash = hashlib.sha256(body).hexdigest()
+        assert request.headers["x-acs-content-sha256"] == payload_hash
+        query = dict(parse_qsl(request.url.query.decode(), keep_blank_values=True))
+        assert request.url.query.decode() == canonical_query(query)
+        signed = {
+            k: v
+            for k, v in request.headers.items()
+            if k in ("host", "content-type") or k.startswith("x-acs-")
+        }
+        official = Utils.get_authorization(
+            SimpleNamespace(method="POST", pathname="/", query=query, headers=signed),
+            "ACS3-HMAC-SHA256",
+            payload_hash,
+            AK,
+            SECRET,
+        )
+        assert request.headers["authorization"] == official
+        return self.reply
+
+    def query(self, index: int = -1) -> dict[str, str]:
+        return dict(parse_qsl(self.requests[index].url.query.decode(), keep_blank_values=True))
+
+    def form(self, index: int = -1) -> dict[str, str]:
+        return dict(parse_qsl(self.requests[index].read().decode(), keep_blank_values=True))
+
+
+@pytest.mark.parametrize("token", [None, TOKEN], ids=["AK", "STS"])
+def test_submit_media_producing_job_wire_format(token: str | None) -> None:
+    server = FormIce(submitted("media_producing", "prod-1"))
+    # A timeline longer than any URL may be: it goes in the form body, as the official SDK sends it.
+    clips = [{"MediaURL": f"oss://in/clip-{i}.mp4", "In": i, "Out": i + 5} for i in range(800)]
+    timeline = {"VideoTracks": [{"VideoTrackClips": clips}]}
+    client = Client(
+        endpoint="ice.cn-shanghai.aliyuncs.com",
+        access_key_id=AK,
+        access_key_secret=SECRET,
+        security_token=token,
+        transport=httpx.MockTransport(server),
+    )
+    with client:
         job_id = client.submit_media_producing_job(
             "https://out.oss-cn-shanghai.aliyuncs.com/p.mp4",
             timeline=timeline,
@@ -395,13 +449,15 @@ def test_submit_media_producing_job_wire_format() -> None:
             client_token="my-token",
         )
     assert job_id == "prod-1"
-    params = server.params(0)
-    assert json_params(params, "Timeline", "OutputMediaConfig") == {
-        "Timeline": timeline,
-        "OutputMediaConfig": {"MediaURL": "https://out.oss-cn-shanghai.aliyuncs.com/p.mp4"},
+    query, form = server.query(0), server.form(0)
+    assert set(form) == {"Timeline"} and json.loads(form["Timeline"]) == timeline
+    assert len(form["Timeline"]) > 40_000 and "Timeline" not in query
+    assert json.loads(query["OutputMediaConfig"]) == {
+        "MediaURL": "https://out.oss-cn-shanghai.aliyuncs.com/p.mp4"
     }
-    assert params["ClientToken"] == "my-token"
-    assert json.loads(params["UserData"]) == {"NotifyAddress": "https://example.com/cb"}
+    assert query["ClientToken"] == "my-token"
+    assert server.requests[0].headers.get("x-acs-security-token") == token
+    assert json.loads(query["UserData"]) == {"NotifyAddress": "https://example.com/cb"}
 
 
 @pytest.mark.parametrize(
@@ -478,7 +534,7 @@ def test_a_submit_answer_without_an_id_is_invalid(kind: str) -> None:
     )
     calls = {
         "transcode": lambda c: c.submit_transcode_job("oss://a", "oss://b", template_id="t"),
-        "media_producing": lambda c: c.submit_media_producing_job("oss://b", timeline="{}"),
+        "media_producing": lambda c: c.submit_media_producing_job("oss://b", project_id="p"),
         "snapshot": lambda c: c.submit_snapshot_job("oss://a", "oss://b", template_id="t"),
         "media_convert": lambda c: c.submit_media_convert_job("oss://a", "oss://b", template_id="t"),
     }
