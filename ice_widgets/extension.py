@@ -2,15 +2,20 @@
 
 Registers
 
-* ``%ice_job [--endpoint E] [--profile P] [--region R] JOB_ID``: shows a :class:`JobCard`;
+* ``%ice_job [--kind K] [--endpoint E] [--profile P] [--region R] JOB_ID``: shows a
+  :class:`JobCard`; ``--kind`` is one of :data:`ice_widgets.KINDS` (default ``package``):
+  ``%ice_job --kind transcode ID`` shows a transcode job with its sub-jobs;
 * ``%ice_jobs [options] EXPR``: ``EXPR`` is a Python expression in the user namespace
   giving job IDs (a list, a Series, a DataFrame with a ``job_id`` column, a string), or IDs
   written inline, separated by spaces or commas. Shows a :class:`JobsView` and stores the
   frame in ``_ice_jobs``;
 * ``%ice_watch [options] EXPR``: the same IDs, watched live (:func:`watch`); the view is
   stored in ``_ice_watch``;
-* a display formatter so a bare :class:`~ice_widgets.PackageJob` at the end of a cell
-  shows as a job card.
+* ``--kind K`` on all three: the kind of the IDs; a DataFrame with a ``kind`` column (or
+  jobs) carries its own kinds, so one magic can show or watch jobs of several kinds;
+* display formatters so a bare job of any kind (``PackageJob``, ``TranscodeJob``,
+  ``MediaProducingJob``, ``SnapshotJob``, ``MediaConvertJob``) at the end of a cell shows
+  as its job card.
 
 ``%unload_ext ice_widgets`` removes the magics and the formatter and stops every poller.
 IPython is imported here only, when the extension is loaded.
@@ -27,13 +32,13 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from ice_widgets._models import PackageJob
+from ice_widgets._models import KINDS, model_for
 
 __all__ = ["IceMagics", "load_ipython_extension", "unload_ipython_extension"]
 
 MAGIC_NAMES = ("ice_job", "ice_jobs", "ice_watch")
 # Leading options (``--endpoint X``, ``--profile=Y``); the rest of the line is the expression.
-_OPTIONS = re.compile(r"^\s*((?:--(?:endpoint|profile|region)(?:=|\s+)\S+\s*)*)(.*)$", re.S)
+_OPTIONS = re.compile(r"^\s*((?:--(?:endpoint|profile|region|kind)(?:=|\s+)\S+\s*)*)(.*)$", re.S)
 # IDs written inline: word characters, dashes, dots and the docs' masking stars.
 _INLINE_IDS = re.compile(r"^[\w.*\-]+(?:[\s,]+[\w.*\-]+)*[\s,]*$")
 _SPLIT = re.compile(r"[\s,]+")
@@ -41,9 +46,22 @@ _SPLIT = re.compile(r"[\s,]+")
 # is a valid Python name but not this is taken for a variable, never sent as an ID.
 _ID_LIKE = re.compile(r"[0-9a-fA-F*]{16,}")
 
-# id(shell) -> the mimebundle formatter that was registered for PackageJob before us.
-_SAVED: dict[int, Any] = {}
+# (id(shell), model class) -> the mimebundle formatter that was registered for it before us.
+_SAVED: dict[tuple[int, type], Any] = {}
 _MISSING = object()
+#: The model class of every kind: a bare one renders as its card.
+MODEL_TYPES: tuple[type, ...] = tuple(model_for(kind) for kind in KINDS)
+_KIND_HELP = f"job kind: {', '.join(KINDS)} (default package)"
+
+
+def _kind(args: Any) -> str | None:
+    """The ``--kind`` given (checked), or None."""
+    kind = getattr(args, "kind", None)
+    if kind is None:
+        return None
+    if kind not in KINDS:
+        raise UsageError(f"--kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    return str(kind)
 
 
 def _options(magic: Any, line: str) -> tuple[Any, str]:
@@ -79,8 +97,9 @@ def ids_from_value(value: Any) -> list[str]:
     """Job IDs from what an expression gave: a string, IDs, jobs, a Series or a frame."""
     if isinstance(value, str):
         return [x for x in _SPLIT.split(value) if x]
-    if isinstance(value, PackageJob):
-        return [value.job_id] if value.job_id else []
+    if isinstance(value, MODEL_TYPES):
+        job_id = getattr(value, "job_id", None)
+        return [job_id] if job_id else []
     columns = getattr(value, "columns", None)
     if columns is not None:
         if "job_id" not in columns:
@@ -89,8 +108,8 @@ def ids_from_value(value: Any) -> list[str]:
     if isinstance(value, Iterable):
         ids: list[str] = []
         for item in value:
-            if isinstance(item, PackageJob):
-                item = item.job_id
+            if isinstance(item, MODEL_TYPES):
+                item = getattr(item, "job_id", None)
             if isinstance(item, str) and item.strip():
                 ids.append(item.strip())
             elif item is not None and not (isinstance(item, float) and item != item):
@@ -101,7 +120,7 @@ def ids_from_value(value: Any) -> list[str]:
 
 @magics_class
 class IceMagics(Magics):
-    """Line magics that show ICE packaging jobs."""
+    """Line magics that show ICE jobs of every kind."""
 
     @property
     def _shell(self) -> Any:
@@ -111,6 +130,10 @@ class IceMagics(Magics):
 
     def _resolve(self, text: str) -> list[str]:
         """EXPR -> job IDs: evaluate in the user namespace, or read IDs written inline."""
+        return self._resolve_value(text)[0]
+
+    def _resolve_value(self, text: str) -> tuple[list[str], Any]:
+        """EXPR -> (job IDs, the value they came from)."""
         if not text:
             raise UsageError("give job IDs or an expression that yields them")
         try:
@@ -123,23 +146,40 @@ class IceMagics(Magics):
         ids = ids_from_value(value)
         if not ids:
             raise UsageError("no job IDs")
+        return ids, value
+
+    def _jobs_of(self, text: str, kind: str | None) -> Any:
+        """What fetch_jobs / watch get: the IDs, or (no ``--kind``, several kinds) the jobs
+        or the frame's ``job_id``/``kind`` columns, so each ID keeps its own kind."""
+        ids, value = self._resolve_value(text)
+        if kind is not None:
+            return ids
+        columns = getattr(value, "columns", None)
+        if columns is not None and "kind" in columns:
+            return value[["job_id", "kind"]]
+        if isinstance(value, MODEL_TYPES):
+            return [value]
+        if isinstance(value, (list, tuple)) and any(isinstance(x, MODEL_TYPES) for x in value):
+            return list(value)
         return ids
 
     @magic_arguments()
+    @argument("--kind", help=_KIND_HELP)
     @argument("--endpoint", help="ICE endpoint (host or URL), e.g. http://127.0.0.1:8765")
     @argument("--profile", help="aliyun CLI / credentials.ini profile")
     @argument("--region", help="region ID, e.g. cn-shanghai")
     @argument("job_id", nargs="*", help="the job ID (or a variable holding it)")
     @line_magic
     def ice_job(self, line: str) -> None:
-        """Show one job as a card: ``%ice_job [--endpoint E] JOB_ID``."""
+        """Show one job as a card: ``%ice_job [--kind K] [--endpoint E] JOB_ID``."""
         from IPython.display import display
 
         from ice_widgets.widgets import JobCard
 
         args, rest = _options(self.ice_job, line)
         if not rest:
-            raise UsageError("usage: %ice_job [--endpoint E] [--profile P] [--region R] JOB_ID")
+            raise UsageError("usage: %ice_job [--kind K] [--endpoint E] [--profile P] [--region R] JOB_ID")
+        kind = _kind(args)
         user_ns = self._shell.user_ns
         value: Any
         if rest.isidentifier() and rest in user_ns:
@@ -149,15 +189,16 @@ class IceMagics(Magics):
             value = rest  # the ID itself
         else:
             value = self._shell.ev(rest)  # an expression: jobs[0], df.job_id.iloc[3]
-        if isinstance(value, PackageJob):
+        if isinstance(value, MODEL_TYPES):
             display(JobCard(value, client=_client(args)))
             return
         ids = ids_from_value(value)
         if len(ids) != 1:
             raise UsageError("%ice_job takes one job ID; use %ice_jobs for several")
-        display(JobCard(ids[0], client=_client(args)))
+        display(JobCard(ids[0], kind=kind or "package", client=_client(args)))
 
     @magic_arguments()
+    @argument("--kind", help=_KIND_HELP)
     @argument("--endpoint", help="ICE endpoint (host or URL)")
     @argument("--profile", help="aliyun CLI / credentials.ini profile")
     @argument("--region", help="region ID")
@@ -171,13 +212,20 @@ class IceMagics(Magics):
         from ice_widgets.widgets._view import records_to_frame
 
         args, rest = _options(self.ice_jobs, line)
-        ids = self._resolve(rest)
+        kind = _kind(args)
+        jobs = self._jobs_of(rest, kind)
         client = _client(args)
-        frame = records_to_frame(ids, client=client)
+        if isinstance(jobs, list):
+            frame = records_to_frame(jobs, client=client, kind=kind or "package")
+        else:  # a frame with job_id and kind columns: one fetch for the mixed batch
+            from ice_widgets._frames import fetch_jobs
+
+            frame = fetch_jobs(jobs, client=client)
         self._shell.user_ns["_ice_jobs"] = frame
         display(JobsView(frame, client=client))
 
     @magic_arguments()
+    @argument("--kind", help=_KIND_HELP)
     @argument("--endpoint", help="ICE endpoint (host or URL)")
     @argument("--profile", help="aliyun CLI / credentials.ini profile")
     @argument("--region", help="region ID")
@@ -199,27 +247,29 @@ class IceMagics(Magics):
                 raise UsageError(f"--interval must be a number, not {match.group(1)!r}") from None
             line = line[: match.start()] + line[match.end() :]
         args, rest = _options(self.ice_watch, line)
-        ids = self._resolve(rest)
-        view = watch(ids, client=_client(args, asynchronous=True), interval=interval)
+        kind = _kind(args)
+        jobs = self._jobs_of(rest, kind)
+        view = watch(jobs, kind=kind or "package", client=_client(args, asynchronous=True), interval=interval)
         self._shell.user_ns["_ice_watch"] = view
         display(view)
 
 
-def _job_bundle(job: PackageJob) -> dict[str, Any]:
-    """The mime bundle of a bare PackageJob: a live JobCard plus its static HTML and text."""
+def _job_bundle(job: Any) -> dict[str, Any]:
+    """The mime bundle of a bare job of any kind: a live JobCard plus its static HTML and text."""
     from ice_widgets.widgets import JobCard
 
     return JobCard(job)._repr_mimebundle_() or {}
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """Register the magics and the PackageJob display formatter (idempotent)."""
+    """Register the magics and the display formatter of every kind's model (idempotent)."""
     ipython.register_magics(IceMagics)
     formatter = ipython.display_formatter.mimebundle_formatter
-    key = id(ipython)
-    previous = formatter.for_type(PackageJob, _job_bundle)
-    if key not in _SAVED:
-        _SAVED[key] = _MISSING if previous is None else previous
+    for model in MODEL_TYPES:
+        key = (id(ipython), model)
+        previous = formatter.for_type(model, _job_bundle)
+        if key not in _SAVED:
+            _SAVED[key] = _MISSING if previous is None else previous
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -232,11 +282,12 @@ def unload_ipython_extension(ipython: Any) -> None:
     if isinstance(manager.registry.get("IceMagics"), IceMagics):
         del manager.registry["IceMagics"]
     formatter = ipython.display_formatter.mimebundle_formatter
-    previous = _SAVED.pop(id(ipython), _MISSING)
-    if previous is _MISSING:
-        formatter.pop(PackageJob, None)
-    else:
-        formatter.for_type(PackageJob, previous)
+    for model in MODEL_TYPES:
+        previous = _SAVED.pop((id(ipython), model), _MISSING)
+        if previous is _MISSING:
+            formatter.pop(model, None)
+        else:
+            formatter.for_type(model, previous)
     watch_module = sys.modules.get("ice_widgets.widgets._watch")
     if watch_module is not None:
         watch_module.stop_all()

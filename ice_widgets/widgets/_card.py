@@ -1,4 +1,4 @@
-"""JobCard: one packaging job at a glance, built from ipywidgets' core widgets only."""
+"""JobCard: one ICE job of any kind at a glance, built from ipywidgets' core widgets only."""
 
 from __future__ import annotations
 
@@ -10,13 +10,58 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from ice_widgets._errors import IceError
-from ice_widgets._models import PackageJob
+from ice_widgets._models import KINDS, model_for
 from ice_widgets.widgets import _render
+from ice_widgets.widgets._kind_render import JobRow
 
 if TYPE_CHECKING:  # pragma: no cover
     from ice_widgets._client import Client
 
-__all__ = ["JobCard", "default_client", "twin_client"]
+__all__ = [
+    "MODEL_TYPES",
+    "JobCard",
+    "afetch_one",
+    "check_kind",
+    "default_client",
+    "fetch_one",
+    "is_job",
+    "placeholder",
+    "twin_client",
+]
+
+#: The model classes of every kind (a bare one of these renders as its card).
+MODEL_TYPES: tuple[type, ...] = tuple(model_for(kind) for kind in KINDS)
+
+
+def is_job(value: Any) -> bool:
+    """True for a model of any kind (PackageJob, TranscodeJob...) or a :class:`JobRow`."""
+    return isinstance(value, (*MODEL_TYPES, JobRow))
+
+
+def check_kind(kind: Any) -> str:
+    """``kind`` if it is one of :data:`ice_widgets.KINDS`, else a ValueError that lists them."""
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise ValueError(f"unknown job kind {kind!r}: use one of {', '.join(KINDS)}")
+    return kind
+
+
+def placeholder(job_id: str, kind: str) -> Any:
+    """The job of ``kind`` known only by its ID (before it is fetched)."""
+    return model_for(check_kind(kind))(job_id=job_id)
+
+
+def fetch_one(client: Any, job_id: str, kind: str) -> Any:
+    """Get one job of ``kind`` with a sync client (``get_package_job`` for packaging)."""
+    if kind == "package":
+        return client.get_package_job(job_id)
+    return client.get_job(job_id, kind=kind)
+
+
+async def afetch_one(client: Any, job_id: str, kind: str) -> Any:
+    """Get one job of ``kind`` with an AsyncClient (GetTranscodeJob returns the sub-jobs)."""
+    if kind == "package":
+        return await client.get_package_job(job_id)
+    return await client.get_job(job_id, kind=kind)
 
 
 def default_client(client: Any = None, **options: Any) -> Any:
@@ -65,12 +110,19 @@ def _error_of(exc: BaseException) -> tuple[str, str]:
 
 
 class JobCard(widgets.VBox):
-    """One ICE packaging job: status badge, fields, failure details and a Refresh button.
+    """One ICE job: status badge, fields, failure details and a Refresh button.
+
+    Every kind has its card: a transcode job lists its sub-jobs with their own status
+    badges and output links; media producing and media convert jobs show their progress
+    (and a convert job its outputs); the badge's colour follows the job's ``state``.
 
     Parameters
     ----------
-    job_or_id : PackageJob or str
+    job_or_id : PackageJob, TranscodeJob, MediaProducingJob, SnapshotJob, MediaConvertJob or str
         A job already fetched, or a job ID to fetch now with ``client``.
+    kind : str
+        The kind of the job ID (one of :data:`ice_widgets.KINDS`, default ``"package"``);
+        ignored when a job is given (it has its kind).
     client : Client, optional
         Used to fetch and refresh; by default one is made from the environment when needed.
     error : (code, message), optional
@@ -86,8 +138,9 @@ class JobCard(widgets.VBox):
 
     def __init__(
         self,
-        job_or_id: PackageJob | str,
+        job_or_id: Any,
         *,
+        kind: str = "package",
         client: Client | None = None,
         error: tuple[str, str] | None = None,
         stale: str | None = None,
@@ -97,13 +150,18 @@ class JobCard(widgets.VBox):
         self._error = error
         self._stale = stale
         self._fetched_at: datetime | None = None
-        self._pending: asyncio.Task[PackageJob] | None = None
-        if isinstance(job_or_id, PackageJob):
+        self._pending: asyncio.Task[Any] | None = None
+        self._job: Any
+        if is_job(job_or_id):
             self._job = job_or_id
         elif isinstance(job_or_id, str):
-            self._job = PackageJob(job_id=job_or_id.strip())
+            self._job = placeholder(job_or_id.strip(), kind)
         else:
-            raise TypeError(f"JobCard needs a PackageJob or a job ID, not {type(job_or_id).__name__}")
+            raise TypeError(
+                "JobCard needs a job (PackageJob, TranscodeJob...) or a job ID, "
+                f"not {type(job_or_id).__name__}"
+            )
+        self._kind: str = str(getattr(self._job, "kind", kind))
 
         self._html = widgets.HTML(layout=widgets.Layout(width="100%"))
         self._id_text = widgets.Text(
@@ -132,9 +190,14 @@ class JobCard(widgets.VBox):
     # ------------------------------------------------------------------ state
 
     @property
-    def job(self) -> PackageJob:
-        """The job as last fetched."""
+    def job(self) -> Any:
+        """The job as last fetched (the model of its kind)."""
         return self._job
+
+    @property
+    def kind(self) -> str:
+        """The job's kind: ``"package"``, ``"transcode"``..."""
+        return self._kind
 
     @property
     def error(self) -> tuple[str, str] | None:
@@ -146,9 +209,7 @@ class JobCard(widgets.VBox):
         """Why the last refresh failed while an earlier fetch succeeded, else None."""
         return self._stale
 
-    def update(
-        self, job: PackageJob, *, error: tuple[str, str] | None = None, stale: str | None = None
-    ) -> None:
+    def update(self, job: Any, *, error: tuple[str, str] | None = None, stale: str | None = None) -> None:
         """Show a newer state of the same job (used by live views); redraws only if it changed."""
         if (job, error, stale) == (self._job, self._error, self._stale):
             return
@@ -172,12 +233,14 @@ class JobCard(widgets.VBox):
             self._owns_client = True
         return self._client
 
-    def refresh(self) -> PackageJob:
+    def refresh(self) -> Any:
         """Fetch the job again with the client and redraw; errors are shown, not raised.
+
+        A transcode job is fetched with GetTranscodeJob, which returns its sub-jobs.
 
         Returns
         -------
-        PackageJob
+        PackageJob, TranscodeJob, MediaProducingJob, SnapshotJob or MediaConvertJob
             The job now shown (the previous one if the refresh failed).
         """
         if not self._job.job_id:
@@ -186,7 +249,7 @@ class JobCard(widgets.VBox):
             return self._job
         self._refresh_button.disabled = True
         try:
-            job = self._get_client().get_package_job(self._job.job_id)
+            job = fetch_one(self._get_client(), self._job.job_id, self._kind)
         except Exception as exc:  # shown in the card; a widget callback must not raise
             self._failed(_error_of(exc))
         else:
@@ -197,7 +260,7 @@ class JobCard(widgets.VBox):
         self._render()
         return self._job
 
-    def _refresh_clicked(self) -> asyncio.Task[PackageJob] | None:
+    def _refresh_clicked(self) -> asyncio.Task[Any] | None:
         """In a kernel (a running loop) refresh without blocking it; elsewhere refresh now."""
         try:
             loop = asyncio.get_running_loop()
@@ -209,7 +272,7 @@ class JobCard(widgets.VBox):
         self._pending = loop.create_task(self.arefresh())
         return self._pending
 
-    async def arefresh(self) -> PackageJob:
+    async def arefresh(self) -> Any:
         """:meth:`refresh` as a coroutine, with an AsyncClient for the same endpoint and key."""
         if not self._job.job_id:
             return self.refresh()
@@ -225,7 +288,7 @@ class JobCard(widgets.VBox):
 
                 client = twin_client(self._client, asynchronous=True) if self._client else AsyncClient()
                 owned = True
-            job = await client.get_package_job(self._job.job_id)
+            job = await afetch_one(client, self._job.job_id, self._kind)
         except Exception as exc:  # shown in the card
             self._note.value = ""
             self._failed(_error_of(exc))
@@ -283,4 +346,5 @@ class JobCard(widgets.VBox):
             if self._stale
             else (f"error={self._error[0]!r}" if self._error else f"status={job.status!r}")
         )
-        return f"JobCard(job_id={job.job_id!r}, {state}, name={_render.clip(job.name, 60)!r})"
+        kind = "" if self._kind == "package" else f"kind={self._kind!r}, "
+        return f"JobCard({kind}job_id={job.job_id!r}, {state}, name={_render.clip(job.name, 60)!r})"

@@ -10,20 +10,25 @@ too short to see (jobs of minutes spread over days), the timeline shows jobs sub
 time bin, stacked by status, instead of one bar per job.
 
 Each status has the colour of its badge in the tables and cards and of its button in the
-summary strip (:data:`COLORS`), and the same words in the legends.
+summary strip (:data:`COLORS`), and the same words in the legends. Colours follow each job's
+state (running, succeeded, failed, unknown), so jobs of every kind chart alike: a frame with
+a ``state`` column is charted by it, and its legend says running/succeeded/failed/other
+unless every job is a packaging job (whose badges' words the legend then keeps).
 """
 
 from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ice_widgets.widgets import _render
 from ice_widgets.widgets._render import STATUS_COLORS
 
-__all__ = ["COLORS", "LABELS", "MAX_BARS", "duration_histogram", "timeline"]
+__all__ = ["COLORS", "LABELS", "MAX_BARS", "STATE_LABELS", "duration_histogram", "labels_for", "timeline"]
 
 #: Timeline bars per job up to this many jobs; above it, binned counts.
 MAX_BARS = 2_000
@@ -32,6 +37,9 @@ COLORS = {kind: STATUS_COLORS[kind] for kind in ("success", "fail", "running", "
 _KINDS = ("success", "fail", "running", "unknown")
 #: Legend words per status kind: the words of the badges.
 LABELS = {"success": "Success", "fail": "Fail", "running": "Init (running)", "unknown": "other"}
+#: Legend words per status kind for jobs of other kinds (or several): the states.
+STATE_LABELS = {"success": "succeeded", "fail": "failed", "running": "running", "unknown": "other"}
+_STATE_CODES = {"succeeded": 0, "failed": 1, "running": 2, "unknown": 3}
 #: A bar per job only when the median job lasts at least this share of the time span.
 MIN_BAR_SHARE = 1 / 400
 _SIZE = (7.0, 2.6)
@@ -54,14 +62,29 @@ def _png(fig) -> bytes:  # type: ignore[no-untyped-def]
     return buffer.getvalue()
 
 
-def _kinds(status: pd.Series) -> np.ndarray:
-    """Status kind per row as small ints indexing :data:`_KINDS`."""
+def _kinds(status: pd.Series, state: Any = None) -> np.ndarray:
+    """Status kind per row as small ints indexing :data:`_KINDS`: by ``state`` when given
+    (``running``/``succeeded``/``failed``/``unknown`` per row), else by the packaging statuses."""
+    if state is not None:
+        values = np.asarray(state, dtype=object)
+        out = np.full(len(values), 3, dtype=np.int8)
+        for name, code in _STATE_CODES.items():
+            out[values == name] = code
+        return out
     values = status.astype("object").to_numpy()
     out = np.full(len(values), 3, dtype=np.int8)
     out[values == "Success"] = 0
     out[values == "Fail"] = 1
     out[values == "Init"] = 2
     return out
+
+
+def labels_for(frame: pd.DataFrame | None) -> dict[str, str]:
+    """The legend's words: the badges' (packaging only) or the states' (other kinds)."""
+    if frame is None or "kind" not in frame.columns:
+        return LABELS
+    kinds = set(frame["kind"].dropna().astype(str))
+    return LABELS if kinds <= {"package"} else STATE_LABELS
 
 
 def _unit(seconds: np.ndarray) -> tuple[float, str]:
@@ -74,7 +97,12 @@ def _unit(seconds: np.ndarray) -> tuple[float, str]:
 
 
 def duration_histogram(
-    durations: pd.Series, *, status: pd.Series | None = None, bins: int = 40
+    durations: pd.Series,
+    *,
+    status: pd.Series | None = None,
+    bins: int = 40,
+    state: Any = None,
+    labels: dict[str, str] | None = None,
 ) -> bytes | None:
     """A histogram of job durations (finished jobs), or None when there are none.
 
@@ -87,6 +115,11 @@ def duration_histogram(
         Fail, other), in the badges' colours. Without it every bar has the Success colour.
     bins : int
         Number of bins.
+    state : array-like, optional
+        The state of each row (``running``/``succeeded``/``failed``/``unknown``): bars are
+        stacked by it instead of by the packaging statuses.
+    labels : dict, optional
+        Legend words per status kind (default :data:`LABELS`).
 
     Notes
     -----
@@ -96,7 +129,11 @@ def duration_histogram(
     values = durations.to_numpy(dtype="m8[ns]")[has].astype(np.int64) / 1e9
     if not len(values):
         return None
-    kinds = _kinds(status)[has] if status is not None else np.zeros(len(values), dtype=np.int8)
+    labels = labels or LABELS
+    if status is not None or state is not None:
+        kinds = _kinds(status if status is not None else durations, state)[has]
+    else:
+        kinds = np.zeros(len(values), dtype=np.int8)
     scale, unit = _unit(values)
     fig = _figure()
     ax = fig.add_subplot()
@@ -110,7 +147,7 @@ def duration_histogram(
         counts, _ = np.histogram(scaled[sel], bins=edges)
         kind = _KINDS[k]
         ax.stairs(
-            bottom + counts, edges, baseline=bottom.copy(), fill=True, color=COLORS[kind], label=LABELS[kind]
+            bottom + counts, edges, baseline=bottom.copy(), fill=True, color=COLORS[kind], label=labels[kind]
         )
         bottom += counts
     p50, p90 = np.percentile(scaled, [50, 90])
@@ -129,8 +166,8 @@ def duration_histogram(
     ax.set_ylabel("jobs")
     ax.set_title(f"Duration of {len(values):,} finished jobs", fontsize=10, loc="left")
     ax.grid(axis="y", alpha=0.3)
-    if status is not None and len(np.unique(kinds)) > 1:
-        _legend(ax)
+    if (status is not None or state is not None) and len(np.unique(kinds)) > 1:
+        _legend(ax, labels)
     return _png(fig)
 
 
@@ -139,14 +176,19 @@ def timeline(frame: pd.DataFrame, *, now: datetime | None = None, max_bars: int 
 
     Running jobs' bars end at ``now``. Above ``max_bars`` jobs the chart shows how many jobs
     were submitted per time bin, stacked by status. Returns None when no job has a submit time.
+    Jobs without a submit time (media producing, media convert) start at their create time.
     """
     submit = frame["submit_time"]
+    if "create_time" in frame.columns:
+        submit = submit.fillna(frame["create_time"])
     has = submit.notna().to_numpy()
     if not has.any():
         return None
     start = submit.to_numpy(dtype="datetime64[ns]")[has]
     finish = frame["finish_time"].to_numpy(dtype="datetime64[ns]")[has]
-    kinds = _kinds(frame["status"])[has]
+    state = _render.states(frame) if "state" in frame.columns else None
+    kinds = _kinds(frame["status"], state)[has]
+    labels = labels_for(frame)
     now64 = np.datetime64((now or datetime.now(UTC)).replace(tzinfo=None), "ns")
     fig = _figure()
     ax = fig.add_subplot()
@@ -165,7 +207,7 @@ def timeline(frame: pd.DataFrame, *, now: datetime | None = None, max_bars: int 
             sel = kinds == k
             if sel.any():
                 kind = _KINDS[k]
-                ax.hlines(y[sel], start[sel], end[sel], colors=COLORS[kind], linewidth=2, label=LABELS[kind])
+                ax.hlines(y[sel], start[sel], end[sel], colors=COLORS[kind], linewidth=2, label=labels[kind])
                 if k >= 2:  # still open: an arrow head at the end
                     ax.plot(end[sel], y[sel], ">", color=COLORS[kind], markersize=3)
         ax.set_ylabel("job (by submit time)")
@@ -192,25 +234,27 @@ def timeline(frame: pd.DataFrame, *, now: datetime | None = None, max_bars: int 
                 baseline=bottom.copy(),
                 fill=True,
                 color=COLORS[kind],
-                label=LABELS[kind],
+                label=labels[kind],
             )
             bottom += counts
         ax.set_ylabel("jobs submitted")
         ax.set_title(f"{len(start):,} jobs submitted over time (UTC)", fontsize=10, loc="left")
-    _legend(ax)
+    _legend(ax, labels)
     ax.grid(axis="x", alpha=0.3)
     _date_axis(ax)
     return _png(fig)
 
 
-# Legend order: the summary strip's order (Init, Success, Fail, others).
-_LEGEND_ORDER = {LABELS["running"]: 0, LABELS["success"]: 1, LABELS["fail"]: 2, LABELS["unknown"]: 3}
+# Legend order: the summary strip's order (running, succeeded, failed, others).
+_LEGEND_KINDS = ("running", "success", "fail", "unknown")
 
 
-def _legend(ax) -> None:  # type: ignore[no-untyped-def]
+def _legend(ax, words: dict[str, str] | None = None) -> None:  # type: ignore[no-untyped-def]
     """The legend on one line above the plot, right of the title (never over the data)."""
+    words = words or LABELS
+    rank = {words[k]: i for i, k in enumerate(_LEGEND_KINDS)}
     handles, labels = ax.get_legend_handles_labels()
-    order = sorted(range(len(labels)), key=lambda i: _LEGEND_ORDER.get(labels[i], 9))
+    order = sorted(range(len(labels)), key=lambda i: rank.get(labels[i], 9))
     ax.legend(
         [handles[i] for i in order],
         [labels[i] for i in order],

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ice_widgets._models import FINISHED_STATUSES, KNOWN_STATUSES, Media, PackageJob
+from ice_widgets._models import KNOWN_STATUSES, Media, PackageJob, job_state
 
 __all__ = [
     "STATUS_COLORS",
@@ -84,6 +84,17 @@ STATUS_COLORS = {
     "unknown": "#6e7781",
     "error": "#9a6700",
 }
+# Jobs of every kind: the kind's tag beside the name, progress bars, the sub-jobs table.
+_KIND_RULES = (
+    ".ice-kindtag{border:1px solid rgba(127,127,127,.5);border-radius:4px;padding:0 5px;font-size:11px;"
+    "white-space:nowrap;opacity:.85}\n"
+    ".ice-progress{width:10em;height:.8em;vertical-align:middle}\n"
+    ".ice-parts td{vertical-align:top}.ice-parts .ice-msg{white-space:normal;overflow-wrap:anywhere}\n"
+    ".ice-part-fail{background:rgba(207,34,46,.06)}"
+    ".ice-parts tr.ice-part:has(+ tr.ice-part-failure) td{border-bottom:none}\n"
+    ".ice-parts tr.ice-part-failure td{padding-top:0;white-space:normal}\n"
+    ".ice-warn{border-left:4px solid #9a6700;background:rgba(154,103,0,.1);padding:4px 8px;margin:6px 0}\n"
+)
 _STATUS_RULES = "".join(f".ice-status-{kind}{{background:{color}}}" for kind, color in STATUS_COLORS.items())
 
 STYLE = (
@@ -145,7 +156,9 @@ font-family:var(--jp-code-font-family,monospace);font-size:12px}
 .ice-jobsview .widget-html-content,.ice-jobsview .jupyter-widget-html-content,\
 .ice-jobcard .widget-html-content,.ice-jobcard .jupyter-widget-html-content{min-width:0}
 .ice-jobsview .ice-selected{outline:2px solid var(--jp-ui-font-color1,#24292f);outline-offset:1px}
-</style>"""
+"""
+    + _KIND_RULES
+    + """</style>"""
 )
 
 # --------------------------------------------------------------------------- text helpers
@@ -282,6 +295,10 @@ def _time_html(value: Any) -> str:
     )
 
 
+#: The time of a card row: local time (UTC on hover and after it).
+time_html = _time_html
+
+
 def _short_time(value: Any) -> str:
     """Compact local time for table cells, UTC in the title."""
     local, utc = format_time(value)
@@ -301,45 +318,67 @@ _KIND_LABEL = {
     "error": "⚠",
 }
 
+#: The badge colour (class ``ice-status-<kind>``) of each job state of the models.
+STATE_KIND = {"succeeded": "success", "failed": "fail", "running": "running", "unknown": "unknown"}
+#: Words for each state (legends of charts over mixed kinds, tallies of sub-jobs).
+STATE_WORDS = {"succeeded": "succeeded", "failed": "failed", "running": "running", "unknown": "other"}
+_STATES = frozenset(STATE_KIND)
 
-def status_kind(status: Any, *, fetch_error: bool = False) -> str:
-    """``success``, ``fail``, ``running`` (Init), ``error`` (fetch failed) or ``unknown``."""
+
+def state_of(status: Any, state: Any = None) -> str:
+    """The state (``running``, ``succeeded``, ``failed``, ``unknown``) of a raw status.
+
+    ``state`` wins when it is one of the four (a model's or a frame's ``state``); else the
+    status is mapped by the models' rule (:func:`ice_widgets._models.job_state`), so the
+    statuses of every kind (Success, Complete, Fail, Failed, Error, Cancelled, Init,
+    Queuing, Processing, Inited, Running) colour the same way.
+    """
+    if isinstance(state, str) and state in _STATES:
+        return state
+    if _missing(status) or not isinstance(status, str):
+        return "unknown"
+    return job_state(status)
+
+
+def status_kind(status: Any, *, fetch_error: bool = False, state: Any = None) -> str:
+    """``success``, ``fail``, ``running``, ``error`` (fetch failed) or ``unknown``: the badge colour.
+
+    Decided by the job's state (given, or derived from ``status`` by the models' rule).
+    """
     if fetch_error and _missing(status):
         return "error"
-    if status == "Success":
-        return "success"
-    if status == "Fail":
-        return "fail"
-    if status == "Init":
-        return "running"
-    return "unknown"
+    return STATE_KIND[state_of(status, state)]
 
 
-def status_text(status: Any, *, fetch_error: bool = False) -> str:
-    """The words of a status: ``"Success"``, ``"Fail"``, ``"Init (running)"``, ``"fetch error"``."""
-    kind = status_kind(status, fetch_error=fetch_error)
+def status_text(status: Any, *, fetch_error: bool = False, state: Any = None) -> str:
+    """The words of a status: ``"Success"``, ``"Fail"``, ``"Init (running)"``, ``"fetch error"``.
+
+    The status is shown as it came; a running one is marked ``(running)``.
+    """
+    kind = status_kind(status, fetch_error=fetch_error, state=state)
     if kind == "error":
         return "fetch error"
-    if kind == "running":
-        return "Init (running)"
     if _missing(status):
-        return "unknown"
+        return "running" if kind == "running" else "unknown"
+    if kind == "running":
+        return f"{clip(status, 30)} (running)"
     return clip(status, 40)
 
 
-def status_label(status: Any, *, fetch_error: bool = False) -> str:
+def status_label(status: Any, *, fetch_error: bool = False, state: Any = None) -> str:
     """Plain text of a status with its symbol: ``"✓ Success"``, ``"● Init (running)"``."""
-    kind = status_kind(status, fetch_error=fetch_error)
-    return f"{_KIND_LABEL[kind]} {status_text(status, fetch_error=fetch_error)}"
+    kind = status_kind(status, fetch_error=fetch_error, state=state)
+    return f"{_KIND_LABEL[kind]} {status_text(status, fetch_error=fetch_error, state=state)}"
 
 
-def badge_html(status: Any, *, fetch_error: bool = False) -> str:
+def badge_html(status: Any, *, fetch_error: bool = False, state: Any = None) -> str:
     """A coloured status badge with its words (classes ``ice-badge ice-status-<kind>``).
 
-    The symbol (✓ ✗ ● ? ⚠) is added by the stylesheet, so the badge's text is the status.
+    The colour follows the job's state (``state``, or derived from ``status``); the
+    symbol (✓ ✗ ● ? ⚠) is added by the stylesheet, so the badge's text is the status.
     """
-    kind = status_kind(status, fetch_error=fetch_error)
-    text = html.escape(status_text(status, fetch_error=fetch_error), quote=True)
+    kind = status_kind(status, fetch_error=fetch_error, state=state)
+    text = html.escape(status_text(status, fetch_error=fetch_error, state=state), quote=True)
     return f'<span class="ice-badge ice-status-{kind}" title="{text}">{text}</span>'
 
 
@@ -374,6 +413,10 @@ def _user_data_html(value: str | None) -> str:
     return f'<pre class="ice-pre">{esc(text, USER_DATA_LIMIT)}</pre>'
 
 
+#: A UserData value (JSON pretty-printed when it is JSON) as an escaped block.
+user_data_html = _user_data_html
+
+
 def _duration_row(job: PackageJob, now: datetime | None) -> tuple[str, str]:
     duration = job.duration
     if duration is not None:
@@ -385,7 +428,7 @@ def _duration_row(job: PackageJob, now: datetime | None) -> tuple[str, str]:
 
 
 def card_html(
-    job: PackageJob,
+    job: Any,
     *,
     error: tuple[str, str] | None = None,
     stale: str | None = None,
@@ -396,8 +439,10 @@ def card_html(
 
     Parameters
     ----------
-    job : PackageJob
-        The job; only ``job_id`` is needed when ``error`` is given.
+    job : PackageJob, TranscodeJob, MediaProducingJob, SnapshotJob, MediaConvertJob or JobRow
+        The job; only ``job_id`` (and ``kind``) are needed when ``error`` is given. Jobs of
+        the other kinds get their own card (``_kind_render.kind_card_html``): transcode
+        sub-jobs with their own badges and outputs, progress, each kind's fields.
     error : (code, message), optional
         The job could not be fetched: shown instead of the job's fields that are unknown.
     stale : str, optional
@@ -407,6 +452,10 @@ def card_html(
     style : bool
         Include the ``<style>`` block.
     """
+    if not isinstance(job, PackageJob):  # transcode, media producing, snapshot, media convert
+        from ice_widgets.widgets._kind_render import kind_card_html
+
+        return kind_card_html(job, error=error, stale=stale, now=now, style=style)
     fetch_error = error is not None and job.status is None
     kind = status_kind(job.status, fetch_error=fetch_error)
     parts = [STYLE if style else "", f'<div class="ice-root ice-card ice-card-{kind}">']
@@ -458,13 +507,17 @@ def card_html(
 
 
 def card_text(
-    job: PackageJob,
+    job: Any,
     *,
     error: tuple[str, str] | None = None,
     stale: str | None = None,
     now: datetime | None = None,
 ) -> str:
-    """A readable plain-text card (for consoles and ``text/plain``)."""
+    """A readable plain-text card (for consoles and ``text/plain``), for a job of any kind."""
+    if not isinstance(job, PackageJob):
+        from ice_widgets.widgets._kind_render import kind_card_text
+
+        return kind_card_text(job, error=error, stale=stale, now=now)
     fetch_error = error is not None and job.status is None
     head = f"{status_label(job.status, fetch_error=fetch_error)}  {clip(job.name, 200) or '(no name)'}"
     if stale is not None:
@@ -504,8 +557,13 @@ def _row_value(row: Mapping[Any, Any], name: str) -> Any:
     return None if _missing(value) else value
 
 
-def job_from_row(row: Mapping[Any, Any]) -> tuple[PackageJob, tuple[str, str] | None]:
-    """A frame row (a mapping of column -> value) back to ``(PackageJob, fetch error or None)``."""
+def job_from_row(row: Mapping[Any, Any]) -> tuple[Any, tuple[str, str] | None]:
+    """A frame row (a mapping of column -> value) back to ``(job, fetch error or None)``.
+
+    A packaging row gives a :class:`PackageJob`; a row of another kind a
+    :class:`~ice_widgets.widgets._kind_render.JobRow` with the shared attributes (and the
+    sub-jobs when the row holds them).
+    """
 
     def text(name: str) -> str | None:
         value = _row_value(row, name)
@@ -516,6 +574,12 @@ def job_from_row(row: Mapping[Any, Any]) -> tuple[PackageJob, tuple[str, str] | 
         if value is None:
             return None
         return pd.Timestamp(value).to_pydatetime()
+
+    code = text("error_code")
+    error = (code, text("error_message") or "") if code is not None else None
+    kind = text("kind")
+    if kind is not None and kind != "package":
+        return _kind_row(row, kind, text, time), error
 
     inputs_value = row.get("input_media")
     inputs: tuple[Media, ...] = ()
@@ -541,9 +605,52 @@ def job_from_row(row: Mapping[Any, Any]) -> tuple[PackageJob, tuple[str, str] | 
         create_time=time("create_time"),
         modified_time=time("modified_time"),
     )
-    code = text("error_code")
-    error = (code, text("error_message") or "") if code is not None else None
     return job, error
+
+
+def _kind_row(row: Mapping[Any, Any], kind: str, text: Any, time: Any) -> Any:
+    from ice_widgets.widgets._kind_render import JobRow
+
+    duration = _row_value(row, "duration")
+    progress = _row_value(row, "progress")
+    urls = row.get("output_urls")
+    if isinstance(urls, (list, tuple, np.ndarray)):
+        output_urls = tuple(str(u) for u in urls if not _missing(u))
+    else:
+        output_urls = (text("output_url"),) if text("output_url") else ()
+    subs = row.get("sub_jobs")
+    sub_jobs = tuple(subs) if isinstance(subs, (list, tuple, np.ndarray)) else None
+    status = text("status")
+    # the row's other columns (each kind's own) are read as attributes of the JobRow
+    extras = {
+        str(k): (v if isinstance(v, (list, tuple, np.ndarray)) else _row_value(row, k))
+        for k, v in row.items()
+        if k not in _ROW_FIELDS
+    }
+    return JobRow(
+        kind=kind,
+        job_id=text("job_id"),
+        name=text("name"),
+        status=status,
+        state=state_of(status, _row_value(row, "state")),
+        submit_time=time("submit_time"),
+        finish_time=time("finish_time"),
+        create_time=time("create_time"),
+        modified_time=time("modified_time"),
+        duration=pd.Timedelta(duration).to_pytimedelta() if duration is not None else None,
+        progress=float(progress) if isinstance(progress, (int, float, np.number)) else None,
+        output_urls=output_urls,
+        code=text("code"),
+        message=text("message"),
+        sub_jobs=sub_jobs,
+        extras=extras,
+    )
+
+
+_ROW_FIELDS = frozenset(
+    {"kind", "job_id", "name", "status", "state", "duration", "progress", "output_urls", "sub_jobs"}
+    | {"submit_time", "finish_time", "create_time", "modified_time", "code", "message"}
+)
 
 
 # --------------------------------------------------------------------------- summary
@@ -558,10 +665,12 @@ class Summary:
     total : int
         Rows.
     counts : dict
-        Rows per status, in display order (Init, Success, Fail, then unknown statuses),
-        only statuses present; fetch errors under ``"error"``.
+        Rows per status as sent, in display order (running statuses such as Init, then
+        succeeded, failed and unknown ones), only statuses present; fetch errors under
+        ``"error"``.
     success_rate : float or None
-        Success / (Success + Fail); None when nothing has finished.
+        Succeeded / (succeeded + failed), by state (Success and Complete succeed; Fail,
+        Failed, Error and Cancelled fail); None when nothing has finished.
     p50, p90, max : timedelta or None
         Duration statistics of finished jobs.
     """
@@ -575,11 +684,27 @@ class Summary:
 
     @property
     def finished(self) -> int:
-        return sum(n for s, n in self.counts.items() if s in FINISHED_STATUSES)
+        """Jobs that succeeded or failed (by state, whatever their kind's status words)."""
+        return sum(n for s, n in self.counts.items() if s != ERROR_KEY and state_of(s) in _DONE)
+
+    @property
+    def failed(self) -> int:
+        """Jobs whose state is failed (Fail, Failed, Error, Cancelled...)."""
+        return sum(n for s, n in self.counts.items() if s != ERROR_KEY and state_of(s) == "failed")
 
 
 #: Key used in :attr:`Summary.counts` for rows whose fetch failed.
 ERROR_KEY = "error"
+_DONE = frozenset({"succeeded", "failed"})
+_STATE_ORDER = {"running": 0, "succeeded": 1, "failed": 2, "unknown": 3}
+#: Display order of the statuses every kind documents (others follow, by name).
+_STATUS_WORDS = ("Inited", "Queuing", "Processing", "Running", "Complete", "Failed", "Error", "Cancelled")
+_STATUS_ORDER = {s: i for i, s in enumerate((*KNOWN_STATUSES, *_STATUS_WORDS))}
+
+
+def _status_order(status: Any) -> tuple[int, int, str]:
+    text = str(status)
+    return (_STATE_ORDER[state_of(text)], _STATUS_ORDER.get(text, len(_STATUS_ORDER)), text)
 
 
 def summarize(frame: pd.DataFrame) -> Summary:
@@ -589,9 +714,7 @@ def summarize(frame: pd.DataFrame) -> Summary:
     if total:
         status = frame["status"]
         vc = status.value_counts(sort=False, dropna=True)
-        order = [s for s in KNOWN_STATUSES if s in vc.index] + [
-            s for s in vc.index if s not in KNOWN_STATUSES
-        ]
+        order = sorted(vc.index, key=_status_order)
         for s in order:
             if int(vc[s]):
                 counts[str(s)] = int(vc[s])
@@ -601,7 +724,8 @@ def summarize(frame: pd.DataFrame) -> Summary:
         missing = int((status.isna() & frame["error_code"].isna()).sum())
         if missing:
             counts["unknown"] = counts.get("unknown", 0) + missing
-    success, fail = counts.get("Success", 0), counts.get("Fail", 0)
+    success = sum(n for s, n in counts.items() if s != ERROR_KEY and state_of(s) == "succeeded")
+    fail = sum(n for s, n in counts.items() if s != ERROR_KEY and state_of(s) == "failed")
     rate = success / (success + fail) if success + fail else None
     p50 = p90 = top = None
     if total:
@@ -657,19 +781,51 @@ def summary_text(summary: Summary) -> str:
 # --------------------------------------------------------------------------- filter and sort
 
 
+def states(frame: pd.DataFrame) -> np.ndarray:
+    """The state of every row (object array of ``running``/``succeeded``/``failed``/``unknown``).
+
+    From the frame's ``state`` column where it has one, else from ``status`` by the models'
+    rule; rows with neither (fetch errors) are ``unknown``.
+    """
+    status = frame["status"] if "status" in frame.columns else pd.Series([None] * len(frame))
+    if isinstance(status.dtype, pd.CategoricalDtype):
+        lookup = np.array([state_of(c) for c in status.cat.categories] + ["unknown"], dtype=object)
+        out = lookup[status.cat.codes.to_numpy()]  # code -1 (missing) -> the last: unknown
+    else:
+        out = np.array([state_of(v) for v in status.astype(object)], dtype=object)
+    if "state" in frame.columns:
+        given = frame["state"].astype(object).to_numpy()
+        known = np.isin(given, list(STATE_KIND))
+        out = np.where(known, given, out)
+    return out
+
+
+def kinds(frame: pd.DataFrame) -> list[str]:
+    """The job kinds present in ``frame`` (its ``kind`` column), in the order of ``KINDS``."""
+    if "kind" not in frame.columns or not len(frame):
+        return []
+    present = {str(k) for k in frame["kind"].dropna().unique()}
+    from ice_widgets._models import KINDS
+
+    return [k for k in KINDS if k in present] + sorted(present - set(KINDS))
+
+
 def filter_positions(
-    frame: pd.DataFrame, *, status: str | None = None, text: str | None = None
+    frame: pd.DataFrame, *, status: str | None = None, text: str | None = None, kind: str | None = None
 ) -> np.ndarray:
-    """Row positions matching a status (``"error"`` for fetch errors) and a text (ID, name, codes).
+    """Row positions matching a status (``"error"`` for fetch errors), a text (ID, name,
+    codes) and a job kind (``"transcode"``...; the frame's ``kind`` column).
 
     Vectorised; the text match is a case-insensitive substring match, not a regex.
     """
     mask = np.ones(len(frame), dtype=bool)
+    if kind and "kind" in frame.columns:
+        mask &= (frame["kind"] == kind).fillna(False).to_numpy(dtype=bool)
     if status:
         column = frame["status"]
         if status == ERROR_KEY:
             mask &= (column.isna() & frame["error_code"].notna()).to_numpy()
-        elif status == "unknown" and "unknown" not in set(column.cat.categories):
+        elif status == "unknown" and not (column == "unknown").fillna(False).any():
             mask &= (column.isna() & frame["error_code"].isna()).to_numpy()
         else:
             mask &= (column == status).fillna(False).to_numpy(dtype=bool)
@@ -716,11 +872,23 @@ TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
+#: The job kind's column, after the status, in tables over several kinds.
+KIND_COLUMN: tuple[str, str] = ("kind", "Kind")
+
 # Table cells aligned right (numbers): duration, priority.
-_NUMERIC = frozenset({4, 5})
+_NUMERIC = frozenset({"duration", "priority"})
 # The cell that takes the room left (the name): cut to fit, the table never wider than its box
 # unless even the shortest name would not fit (then it scrolls sideways).
-_GROW = 1
+_GROW = "name"
+
+
+def table_columns(with_kind: bool = False) -> tuple[tuple[str, str], ...]:
+    """The table's columns: :data:`TABLE_COLUMNS`, with the kind after the status if asked."""
+    if not with_kind:
+        return TABLE_COLUMNS
+    return (TABLE_COLUMNS[0], KIND_COLUMN, *TABLE_COLUMNS[1:])
+
+
 _DASH = '<span class="ice-muted">—</span>'
 
 
@@ -749,9 +917,10 @@ def short_url_html(value: Any) -> str:
     )
 
 
-def _row_cells(row: Mapping[Any, Any], stale: str | None, now: datetime | None) -> list[str]:
+def _row_cells(row: Mapping[Any, Any], stale: str | None, now: datetime | None) -> dict[str, str]:
     fetch_error = _row_value(row, "error_code") is not None
     status = _row_value(row, "status")
+    state = state_of(status, _row_value(row, "state"))
     duration = _row_value(row, "duration")
     if duration is not None:
         duration_html = html.escape(format_duration(duration))
@@ -763,6 +932,11 @@ def _row_cells(row: Mapping[Any, Any], stale: str | None, now: datetime | None) 
             if elapsed is not None
             else _DASH
         )
+        progress = _row_value(row, "progress")
+        if state == "running" and isinstance(progress, (int, float, np.number)) and math.isfinite(progress):
+            value = min(100.0, max(0.0, float(progress)))
+            duration_html += f' <span class="ice-muted" title="progress">{value:.0f}%</span>'
+    kind = _row_value(row, "kind")
     code = _row_value(row, "code")
     if fetch_error:
         code_html = (
@@ -782,16 +956,30 @@ def _row_cells(row: Mapping[Any, Any], stale: str | None, now: datetime | None) 
         else _DASH
     )
     priority = _row_value(row, "priority")
-    return [
-        badge_html(status, fetch_error=fetch_error) + stale_html(stale),
-        name_html,
-        f'<span class="ice-copy" title="job ID (click to select)">{esc(row.get("job_id"), 80)}</span>',
-        _short_time(row.get("submit_time")),
-        duration_html,
-        str(priority) if priority is not None else "",
-        code_html,
-        short_url_html(_row_value(row, "output_url")),
-    ]
+    submitted = row.get("submit_time")
+    if _missing(submitted):  # media producing and media convert jobs have no SubmitTime
+        submitted = row.get("create_time")
+    return {
+        "status": badge_html(status, fetch_error=fetch_error, state=state) + stale_html(stale),
+        "kind": (
+            f'<span class="ice-muted">{esc(_kind_word(kind), 40)}</span>' if kind is not None else _DASH
+        ),
+        "name": name_html,
+        "job_id": (
+            f'<span class="ice-copy" title="job ID (click to select)">{esc(row.get("job_id"), 80)}</span>'
+        ),
+        "submit_time": _short_time(submitted),
+        "duration": duration_html,
+        "priority": str(priority) if priority is not None else "",
+        "code": code_html,
+        "output_url": short_url_html(_row_value(row, "output_url")),
+    }
+
+
+def _kind_word(kind: Any) -> str:
+    from ice_widgets.widgets._kind_render import kind_label
+
+    return kind_label(kind)
 
 
 def table_html(
@@ -802,6 +990,7 @@ def table_html(
     stale: Mapping[str, str] | None = None,
     now: datetime | None = None,
     style: bool = False,
+    with_kind: bool = False,
 ) -> str:
     """One page of the job table (only these rows are rendered).
 
@@ -818,26 +1007,32 @@ def table_html(
         Number of filtered rows, for the caption.
     stale : mapping of job ID -> reason, optional
         Rows whose last refresh failed.
+    with_kind : bool
+        Show each row's job kind (for frames of several kinds).
     """
     stale = stale or {}
     total = len(page) if total is None else total
+    columns = table_columns(with_kind)
     head = "".join(
-        f'<th class="ice-num">{title}</th>' if j in _NUMERIC else f"<th>{title}</th>"
-        for j, (_, title) in enumerate(TABLE_COLUMNS)
+        f'<th class="ice-num">{title}</th>' if name in _NUMERIC else f"<th>{title}</th>"
+        for name, title in columns
     )
     rows = []
     for i, record in enumerate(page.to_dict("records")):
         job_id = record.get("job_id")
         reason = stale.get(job_id) if isinstance(job_id, str) else None
+        values = _row_cells(record, reason, now)
         cells = "".join(
-            f'<td class="ice-num">{c}</td>'
-            if j in _NUMERIC
-            else (f'<td class="ice-grow">{c}</td>' if j == _GROW else f"<td>{c}</td>")
-            for j, c in enumerate(_row_cells(record, reason, now))
+            f'<td class="ice-num">{values[name]}</td>'
+            if name in _NUMERIC
+            else (
+                f'<td class="ice-grow">{values[name]}</td>' if name == _GROW else f"<td>{values[name]}</td>"
+            )
+            for name, _ in columns
         )
         rows.append(f'<tr><td class="ice-muted ice-num">{start + i + 1:,}</td>{cells}</tr>')
     if not rows:
-        rows.append(f'<tr><td colspan="{len(TABLE_COLUMNS) + 1}" class="ice-muted">No jobs match.</td></tr>')
+        rows.append(f'<tr><td colspan="{len(columns) + 1}" class="ice-muted">No jobs match.</td></tr>')
     end = start + len(page)
     caption = f"rows {start + 1:,}–{end:,} of {total:,}" if len(page) else f"0 of {total:,} rows"
     return (
@@ -854,12 +1049,16 @@ def table_text(page: pd.DataFrame, *, start: int = 0, total: int | None = None) 
     lines = []
     for i, record in enumerate(page.to_dict("records")):
         fetch_error = _row_value(record, "error_code") is not None
-        label = status_label(_row_value(record, "status"), fetch_error=fetch_error)
+        label = status_label(
+            _row_value(record, "status"), fetch_error=fetch_error, state=_row_value(record, "state")
+        )
         duration = format_duration(_row_value(record, "duration"))
         code = clip(record.get("error_code") if fetch_error else record.get("code"), 40)
+        kind = _row_value(record, "kind")
+        tag = f"[{clip(kind, 20)}] " if kind is not None and kind != "package" else ""
         lines.append(
             f"{start + i + 1:>6}  {label[:18]:<18} {clip(record.get('job_id'), 40):<34} "
-            f"{duration:>12}  {clip(record.get('name'), 40)}{'  ' + code if code else ''}"
+            f"{duration:>12}  {tag}{clip(record.get('name'), 40)}{'  ' + code if code else ''}"
         )
     lines.append(f"        (rows {start + 1 if len(page) else 0:,}–{start + len(page):,} of {total:,})")
     return "\n".join(lines)
@@ -871,11 +1070,12 @@ def table_text(page: pd.DataFrame, *, start: int = 0, total: int | None = None) 
 def triage(frame: pd.DataFrame, *, limit: int = 50) -> pd.DataFrame:
     """Failed jobs and fetch errors grouped by code and message, most frequent first.
 
+    A job failed when its state is failed (Fail, Failed, Error, Cancelled, whatever its kind).
     Returns a DataFrame with columns ``kind`` (``"job failed"`` or ``"fetch error"``),
     ``code``, ``message``, ``count`` and ``example_job_id``, at most ``limit`` rows.
     """
     pieces = []
-    failed = frame[(frame["status"] == "Fail").fillna(False).to_numpy(dtype=bool)]
+    failed = frame[states(frame) == "failed"]
     if len(failed):
         pieces.append(("job failed", failed[["code", "message", "job_id"]]))
     errors = frame[(frame["status"].isna() & frame["error_code"].notna()).to_numpy(dtype=bool)]
@@ -955,12 +1155,16 @@ def view_html(
     charts: Sequence[tuple[str, bytes | None]] = (),
     stale: Mapping[str, str] | None = None,
     note: str | None = None,
+    with_kind: bool = False,
 ) -> str:
-    """The dashboard's static HTML: summary, first page, failure triage and charts."""
+    """The dashboard's static HTML: summary, first page, failure triage and charts.
+
+    ``with_kind`` adds the job kind column (frames of several kinds).
+    """
     parts = [STYLE, '<div class="ice-root">', summary_html(summary)]
     if note:
         parts.append(f'<div class="ice-muted">{esc(note, 500)}</div>')
-    parts.append(table_html(page, start=start, total=total, stale=stale))
+    parts.append(table_html(page, start=start, total=total, stale=stale, with_kind=with_kind))
     parts.append('<div class="ice-section">Failure triage</div>')
     parts.append(triage_html(triage_table))
     images = [_img_html(png, alt) for alt, png in charts]

@@ -17,9 +17,9 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 
-from ice_widgets._models import PackageJob
 from ice_widgets.widgets import _charts, _render
-from ice_widgets.widgets._card import JobCard
+from ice_widgets.widgets._card import JobCard, check_kind, is_job
+from ice_widgets.widgets._kind_render import kind_label
 
 if TYPE_CHECKING:  # pragma: no cover
     from ice_widgets._client import Client
@@ -34,6 +34,9 @@ _NONE = ""
 #: Sortable columns offered in the sort menu: (label, column).
 SORT_CHOICES: tuple[tuple[str, str], ...] = (
     ("original order", _NONE),
+    ("kind", "kind"),
+    ("state", "state"),
+    ("progress", "progress"),
     ("submit time", "submit_time"),
     ("finish time", "finish_time"),
     ("duration", "duration"),
@@ -60,22 +63,23 @@ SORT_CHOICES: tuple[tuple[str, str], ...] = (
 _BUTTON_COLORS = _render.STATUS_COLORS
 
 
-def records_to_frame(records: Iterable[Any], *, client: Any = None) -> pd.DataFrame:
-    """A job frame from PackageJobs / JobErrors, or from job IDs fetched with ``client``.
+def records_to_frame(records: Iterable[Any], *, client: Any = None, kind: str = "package") -> pd.DataFrame:
+    """A job frame from jobs of any kind / JobErrors, or from job IDs fetched with ``client``.
 
-    IDs go through :func:`ice_widgets.fetch_jobs` (bounded, adaptive, with progress);
-    records already fetched are put before them.
+    IDs (of ``kind``) go through :func:`ice_widgets.fetch_jobs` (bounded, adaptive, with
+    progress); records already fetched are put before them.
     """
     from ice_widgets._frames import JobError, build_frame, fetch_jobs
 
     items = list(records)
-    # PackageJob and JobError records are kept; everything else is an ID for fetch_jobs,
-    # which turns missing and unusable ones (None, NaN, "") into rows with their error.
-    done = [x for x in items if isinstance(x, (PackageJob, JobError))]
-    ids = [x for x in items if not isinstance(x, (PackageJob, JobError))]
+    # Jobs and JobError records are kept; everything else is an ID for fetch_jobs, which
+    # turns missing and unusable ones (None, NaN, "") into rows with their error.
+    done = [x for x in items if is_job(x) or isinstance(x, JobError)]
+    ids = [x for x in items if not (is_job(x) or isinstance(x, JobError))]
     if not ids:
         return build_frame(done)
-    frame = fetch_jobs(ids, client=client)
+    options: dict[str, Any] = {} if check_kind(kind) == "package" else {"kind": kind}
+    frame = fetch_jobs(ids, client=client, **options)
     if done:
         frame = pd.concat([build_frame(done), frame], ignore_index=True)
     return frame
@@ -100,6 +104,19 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: Object columns that hold lists (written to CSV as ``;``-separated text).
+_LIST_COLUMNS = frozenset({"input_media", "output_urls", "inputs", "outputs", "template_ids", "sub_jobs"})
+
+
+def _list_text(value: Any) -> Any:
+    if isinstance(value, (list, tuple, np.ndarray)):
+        parts = []
+        for item in value:
+            if isinstance(item, dict):  # a sub-job as a frame holds it
+                item = f"{item.get('job_id', '')}:{item.get('status', '')}"
+            parts.append(str(item))
+        return ";".join(parts)
+    return value
 
 
 def _defuse_formula(value: Any) -> Any:
@@ -114,13 +131,22 @@ class JobsView(widgets.VBox):
 
     Parameters
     ----------
-    frame_or_ids : DataFrame, or iterable of job IDs / PackageJob / JobError
+    frame_or_ids : DataFrame, or iterable of job IDs / jobs of any kind / JobError
         A frame as built by :func:`ice_widgets.build_frame` (``df.ice.view()`` passes its
-        frame), or records to build one from; job IDs are fetched with ``client``.
+        frame; one frame may hold jobs of several kinds), or records to build one from; job
+        IDs are fetched with ``client``.
     client : Client, optional
         Used to fetch IDs and to refresh the opened job card.
     page_size : int
         Rows per table page (only these are rendered and sent to the browser).
+    kind : str
+        The kind of the job IDs given (default ``"package"``).
+
+    Notes
+    -----
+    Over several kinds the table gains a Kind column and a kind menu filters by kind;
+    badges, buttons and charts are coloured by each job's ``state`` (running, succeeded,
+    failed, unknown), whatever words its kind uses for its status.
 
     Examples
     --------
@@ -135,17 +161,19 @@ class JobsView(widgets.VBox):
         *,
         client: Client | None = None,
         page_size: int = 25,
+        kind: str = "package",
     ) -> None:
         if isinstance(frame_or_ids, pd.DataFrame):
             frame = conform(frame_or_ids)
-        elif isinstance(frame_or_ids, (str, PackageJob)):
-            frame = records_to_frame([frame_or_ids], client=client)
+        elif isinstance(frame_or_ids, str) or is_job(frame_or_ids):
+            frame = records_to_frame([frame_or_ids], client=client, kind=kind)
         else:
-            frame = records_to_frame(frame_or_ids, client=client)
+            frame = records_to_frame(frame_or_ids, client=client, kind=kind)
         self._client = client
         self._frame = frame
         self._page_size = max(1, int(page_size))
         self._status: str | None = None
+        self._kind: str | None = None
         self._text = ""
         self._sort: str | None = None
         self._ascending = True
@@ -178,8 +206,16 @@ class JobsView(widgets.VBox):
             style={"description_width": "auto"},
         )
         self._status_menu.observe(self._on_status_menu, names="value")
+        self._kind_menu = widgets.Dropdown(
+            options=[("All kinds", _NONE)],
+            value=_NONE,
+            description="Kind",
+            layout=widgets.Layout(width="15em"),
+            style={"description_width": "auto"},
+        )
+        self._kind_menu.observe(self._on_kind_menu, names="value")
         self._sort_menu = widgets.Dropdown(
-            options=list(SORT_CHOICES),
+            options=[c for c in SORT_CHOICES if c[1] == _NONE or c[1] in frame.columns],
             value=_NONE,
             description="Sort by",
             layout=widgets.Layout(width="15em"),
@@ -238,7 +274,7 @@ class JobsView(widgets.VBox):
         self._tabs.titles = ("Jobs", "Charts", "Failures")
         self._tabs.observe(self._on_tab, names="selected_index")
         controls = widgets.HBox(
-            [self._text_box, self._status_menu, self._sort_menu, self._order],
+            [self._text_box, self._kind_menu, self._status_menu, self._sort_menu, self._order],
             layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
         )
         super().__init__(
@@ -285,6 +321,16 @@ class JobsView(widgets.VBox):
         return len(self._positions)
 
     @property
+    def kinds(self) -> list[str]:
+        """The job kinds in the frame, in the order of :data:`ice_widgets.KINDS`."""
+        return _render.kinds(self._frame)
+
+    @property
+    def mixed(self) -> bool:
+        """True when the frame holds jobs of more than one kind (the table shows the kind)."""
+        return len(self.kinds) > 1
+
+    @property
     def stale(self) -> Mapping[str, str]:
         """Job ID -> why its last refresh failed (the row shows its last known state)."""
         return dict(self._stale)
@@ -323,16 +369,17 @@ class JobsView(widgets.VBox):
 
         Notes
         -----
-        Lists of input media are written as ``;``-separated text.
+        Lists (input media, output URLs...) are written as ``;``-separated text; a
+        transcode row's sub-jobs as their IDs and statuses.
         """
         path = Path(path)
         out = self.export()
-        out["input_media"] = out["input_media"].map(
-            lambda v: ";".join(map(str, v)) if isinstance(v, (list, tuple)) else v
-        )
+        lists = [c for c in out.columns if out[c].dtype == object and c in _LIST_COLUMNS]
+        for column in lists:
+            out[column] = out[column].map(_list_text)
         if spreadsheet_safe:
             for column in out.columns:
-                if column == "input_media" or pd.api.types.is_string_dtype(out[column].dtype):
+                if column in lists or pd.api.types.is_string_dtype(out[column].dtype):
                     out[column] = out[column].map(_defuse_formula, na_action="ignore")
         kwargs.setdefault("index", False)
         out.to_csv(path, **kwargs)
@@ -340,10 +387,15 @@ class JobsView(widgets.VBox):
 
     # ------------------------------------------------------------------ commands
 
-    def set_filter(self, *, status: str | object | None = ..., text: str | None = None) -> None:
-        """Filter the table by status (``None`` for all, ``"error"`` for fetch errors) and/or text."""
+    def set_filter(
+        self, *, status: str | object | None = ..., text: str | None = None, kind: str | object | None = ...
+    ) -> None:
+        """Filter the table by status (``None`` for all, ``"error"`` for fetch errors), by job
+        kind (``"transcode"``...; ``None`` for all) and/or by text."""
         if status is not ...:
             self._status = status or None  # type: ignore[assignment]
+        if kind is not ...:
+            self._kind = kind or None  # type: ignore[assignment]
         if text is not None:
             self._text = text
         self._apply()
@@ -399,7 +451,9 @@ class JobsView(widgets.VBox):
     # ------------------------------------------------------------------ internals
 
     def _apply(self, *, keep_page: bool = False) -> None:
-        positions = _render.filter_positions(self._frame, status=self._status, text=self._text)
+        positions = _render.filter_positions(
+            self._frame, status=self._status, text=self._text, kind=self._kind
+        )
         self._positions = _render.sort_positions(self._frame, positions, self._sort, self._ascending)
         self._page = min(self._page, self.page_count - 1) if keep_page else 0
         self._sync_controls()
@@ -419,6 +473,15 @@ class JobsView(widgets.VBox):
             if list(self._status_menu.options) != options:
                 self._status_menu.options = options
             self._status_menu.value = _NONE if self._status is None else self._status
+            present = _render.kinds(self._frame)
+            kind_options = [("All kinds", _NONE)] + [(kind_label(k), k) for k in present]
+            if self._kind is not None and self._kind not in present:
+                kind_options.append((kind_label(self._kind), self._kind))
+            if list(self._kind_menu.options) != kind_options:
+                self._kind_menu.options = kind_options
+            self._kind_menu.value = _NONE if self._kind is None else self._kind
+            # one kind: nothing to choose (packaging-only views look as before)
+            self._kind_menu.layout.display = None if len(kind_options) > 2 else "none"
             self._text_box.value = self._text
             self._sort_menu.value = _NONE if self._sort is None else self._sort
             self._order.value = self._ascending
@@ -468,7 +531,7 @@ class JobsView(widgets.VBox):
             f"{_render.format_duration(summary.p50)} · p90 {_render.format_duration(summary.p90)}"
             f" · max {_render.format_duration(summary.max)}</span>"
         )
-        failures = summary.counts.get("Fail", 0) + summary.counts.get(_render.ERROR_KEY, 0)
+        failures = summary.failed + summary.counts.get(_render.ERROR_KEY, 0)
         self._tabs.titles = ("Jobs", "Charts", f"Failures ({failures:,})" if failures else "Failures")
         self._sync_controls()
 
@@ -476,7 +539,7 @@ class JobsView(widgets.VBox):
         page = self.page_frame()
         start = self._page * self._page_size
         self._table.value = _render.table_html(
-            page, start=start, total=len(self._positions), stale=self._stale
+            page, start=start, total=len(self._positions), stale=self._stale, with_kind=self.mixed
         )
         self._page_label.value = f"page {self._page + 1:,} of {self.page_count:,}"
         self._first.disabled = self._prev.disabled = self._page == 0
@@ -504,7 +567,7 @@ class JobsView(widgets.VBox):
         self._triage_html.value = _render.triage_html(self.triage())
 
     def _charts(self) -> list[tuple[str, bytes | None]]:
-        key = (self._status, self._text)
+        key = (self._status, self._text, self._kind)
         charts = self._chart_cache.get(key)
         if charts is None:
             rows = self._frame.iloc[np.sort(self._positions)]
@@ -512,7 +575,12 @@ class JobsView(widgets.VBox):
             charts = [
                 (
                     "histogram of job durations",
-                    _charts.duration_histogram(rows["duration"], status=rows["status"]),
+                    _charts.duration_histogram(
+                        rows["duration"],
+                        status=rows["status"],
+                        state=_render.states(rows),
+                        labels=_charts.labels_for(rows),
+                    ),
                 ),
                 ("timeline of jobs", _charts.timeline(rows, now=now)),
             ]
@@ -525,7 +593,7 @@ class JobsView(widgets.VBox):
         self._timeline.value = timeline or b""
         self._hist.layout.display = None if hist else "none"
         self._timeline.layout.display = None if timeline else "none"
-        filtered = " (filtered)" if self._status or self._text else ""
+        filtered = " (filtered)" if self._status or self._text or self._kind else ""
         self._charts_note.value = (
             f'<span class="ice-muted">{len(self._positions):,} jobs{filtered}</span>'
             if hist or timeline
@@ -565,6 +633,10 @@ class JobsView(widgets.VBox):
         if not self._quiet:
             self.set_filter(status=change["new"])
 
+    def _on_kind_menu(self, change: dict[str, Any]) -> None:
+        if not self._quiet:
+            self.set_filter(kind=change["new"])
+
     def _on_status_button(self, button: widgets.Button) -> None:
         self.set_filter(status=getattr(button, "_ice_status", None))
 
@@ -596,6 +668,7 @@ class JobsView(widgets.VBox):
             charts=self._charts() if charts else (),
             stale=self._stale,
             note=self._notice,
+            with_kind=self.mixed,
         )
 
     def to_text(self) -> str:

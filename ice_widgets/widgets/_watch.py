@@ -1,5 +1,9 @@
 """watch(): a JobsView that refreshes unfinished jobs until every one has finished.
 
+Jobs of every kind can be watched, together: each is fetched with its kind's Get
+(GetTranscodeJob returns a transcode job's sub-jobs) and leaves the watch when its state is
+succeeded or failed.
+
 One poller per view, an :class:`asyncio.Task` on the kernel's own running event loop: no
 thread, no thread per job. Each round fetches the unfinished jobs through an
 :class:`~ice_widgets._client.AsyncClient` with bounded concurrency, then redraws the view
@@ -37,8 +41,7 @@ from ice_widgets._errors import (
     ThrottlingError,
 )
 from ice_widgets._frames import JobError, build_frame
-from ice_widgets._models import FINISHED_STATUSES, PackageJob
-from ice_widgets.widgets._card import twin_client
+from ice_widgets.widgets._card import afetch_one, check_kind, is_job, placeholder, twin_client
 from ice_widgets.widgets._view import JobsView
 
 __all__ = ["MAX_DELAY", "WatchView", "live_pollers", "stop_all", "watch"]
@@ -107,18 +110,32 @@ def _nothing_to_watch(job_ids: Any) -> str:
     return "nothing to watch: no job IDs were given"
 
 
-def _clean_ids(job_ids: Any) -> list[str]:
-    """Distinct, stripped IDs in order; PackageJobs give their ID; None/NaN/blank are skipped."""
+def _clean_ids(job_ids: Any, kind: str = "package") -> dict[str, str]:
+    """Distinct, stripped IDs in order -> their kind; jobs give their ID and kind; a frame
+    its ``job_id`` (and ``kind``) columns; None/NaN/blank are skipped."""
     columns = getattr(job_ids, "columns", None)
-    if columns is not None:  # a DataFrame: its job_id column
-        job_ids = job_ids["job_id"]
-    ids = []
-    for item in job_ids:
-        if isinstance(item, PackageJob):
-            item = item.job_id
+    pairs: list[tuple[Any, Any]]
+    if columns is not None:  # a DataFrame: its job_id column, and its kind column if any
+        kinds = job_ids["kind"].tolist() if "kind" in columns else [kind] * len(job_ids)
+        pairs = list(zip(job_ids["job_id"].tolist(), kinds))
+    else:
+        pairs = [(item, kind) for item in job_ids]
+    found: dict[str, str] = {}
+    for item, item_kind in pairs:
+        if is_job(item):
+            item, item_kind = item.job_id, item.kind
+        if not isinstance(item_kind, str) or not item_kind:
+            item_kind = kind
         if isinstance(item, str) and item.strip():
-            ids.append(item.strip())
-    return list(dict.fromkeys(ids))
+            found.setdefault(item.strip(), check_kind(item_kind))
+    return found
+
+
+def _job_error(job_id: str, kind: str, code: str, message: str) -> Any:
+    """A row for a job that could not be fetched (with its kind, when JobError has one)."""
+    if "kind" in getattr(JobError, "_fields", ()):
+        return JobError(job_id, code, message, kind)  # type: ignore[call-arg]
+    return JobError(job_id, code, message)
 
 
 class WatchView(JobsView):
@@ -137,19 +154,22 @@ class WatchView(JobsView):
 
     def __init__(
         self,
-        job_ids: Iterable[str],
+        job_ids: Iterable[Any],
         *,
         client: Any = None,
         interval: float = 5.0,
         concurrency: int = 16,
         page_size: int = 25,
+        kind: str = "package",
     ) -> None:
         problem = _not_watchable(job_ids)
         if problem:
             raise TypeError(problem)
-        ids = _clean_ids(job_ids)
+        kinds = _clean_ids(job_ids, check_kind(kind))
+        ids = list(kinds)
         self._ids = ids
-        self._records: dict[str, PackageJob | JobError] = {i: PackageJob(job_id=i) for i in ids}
+        self._kinds = kinds
+        self._records: dict[str, Any] = {i: placeholder(i, k) for i, k in kinds.items()}
         self._fetched: set[str] = set()  # fetched at least once
         self._done: set[str] = set()  # finished, or permanently unfetchable
         self._interval = max(0.05, float(interval))
@@ -256,7 +276,7 @@ class WatchView(JobsView):
                 if self._stopped:
                     return
                 try:
-                    job = await self._aclient.get_package_job(job_id)
+                    job = await afetch_one(self._aclient, job_id, self._kinds[job_id])
                 except asyncio.CancelledError:
                     raise
                 except _FATAL as exc:
@@ -269,14 +289,14 @@ class WatchView(JobsView):
                     if job_id in self._fetched:  # keep the last known state, visibly stale
                         self._stale[job_id] = f"{code}: {message}"
                     else:
-                        self._records[job_id] = JobError(job_id, code, message)
+                        self._records[job_id] = _job_error(job_id, self._kinds[job_id], code, message)
                     if isinstance(exc, _PERMANENT):
                         self._done.add(job_id)
                 else:
                     self._records[job_id] = job
                     self._fetched.add(job_id)
                     self._stale.pop(job_id, None)
-                    if job.status in FINISHED_STATUSES:
+                    if job.state in ("succeeded", "failed"):  # the same rule for every kind
                         self._done.add(job_id)
 
         jobs = iter(pending)
@@ -387,8 +407,9 @@ class WatchView(JobsView):
 
 
 def watch(
-    job_ids: Iterable[str] | str,
+    job_ids: Iterable[Any] | str,
     *,
+    kind: str = "package",
     client: Any = None,
     interval: float = 5.0,
     concurrency: int = 16,
@@ -399,8 +420,14 @@ def watch(
     ----------
     job_ids : iterable of str, or str
         The jobs to watch: IDs (a string may hold several, separated by spaces or commas),
-        PackageJobs, a Series, or a frame with a ``job_id`` column. Blank and missing
-        values are skipped; repeated IDs are watched once.
+        jobs of any kind, a Series, or a frame with a ``job_id`` column (and a ``kind``
+        column for jobs of several kinds). Blank and missing values are skipped; repeated
+        IDs are watched once.
+    kind : str
+        The kind of the IDs given (one of :data:`ice_widgets.KINDS`, default ``"package"``);
+        jobs and a frame's ``kind`` column carry their own. Each job is fetched with its
+        kind's Get (a transcode job with its sub-jobs) and leaves the watch when its state
+        is succeeded or failed.
     client : AsyncClient or Client, optional
         Defaults to an :class:`~ice_widgets.AsyncClient` from the environment.
     interval : float
@@ -419,6 +446,6 @@ def watch(
         raise TypeError(problem)  # here, so the traceback ends at the call
     if isinstance(job_ids, str):
         job_ids = [x for x in job_ids.replace(",", " ").split() if x]
-    view = WatchView(job_ids, client=client, interval=interval, concurrency=concurrency)
+    view = WatchView(job_ids, client=client, interval=interval, concurrency=concurrency, kind=kind)
     view.start()
     return view

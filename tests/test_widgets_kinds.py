@@ -1,0 +1,347 @@
+"""JobCard, JobsView, watch and the magics for every ICE job kind (issue 9).
+
+The cards are checked on the SDK-shaped fixtures of ``test_models_kinds`` (each checked
+there against the official SDK's models) and on jobs served by the emulator (a real HTTP
+server; ``Emulator.expected`` is the truth). Every assertion compares what the widget shows
+with what the model or the server holds, never with numbers written here.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import re
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+from test_models_kinds import (
+    CONVERT_GET,
+    PRODUCING_GET,
+    SNAPSHOT_GET,
+    TRANSCODE_GET,
+    TRANSCODE_LIST,
+)
+
+from ice_widgets._models import (
+    KINDS,
+    MediaConvertJob,
+    MediaProducingJob,
+    PackageJob,
+    SnapshotJob,
+    TranscodeJob,
+    job_state,
+    model_for,
+)
+from ice_widgets.widgets import JobCard
+from ice_widgets.widgets import _render as r
+from ice_widgets.widgets._kind_render import JobRow, kind_label, parts_of
+
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+STATE_CLASS = {"succeeded": "success", "failed": "fail", "running": "running", "unknown": "unknown"}
+
+
+def transcode(**changes: Any) -> TranscodeJob:
+    data = copy.deepcopy(TRANSCODE_GET["TranscodeParentJob"])
+    data.update(changes)
+    return TranscodeJob.from_api(data)
+
+
+def producing(**changes: Any) -> MediaProducingJob:
+    data = copy.deepcopy(PRODUCING_GET["MediaProducingJob"])
+    data.update(changes)
+    return MediaProducingJob.from_api(data)
+
+
+def snapshot(**changes: Any) -> SnapshotJob:
+    data = copy.deepcopy(SNAPSHOT_GET["SnapshotJob"])
+    data.update(changes)
+    return SnapshotJob.from_api(data)
+
+
+def convert(**changes: Any) -> MediaConvertJob:
+    data = copy.deepcopy(CONVERT_GET["Job"])
+    data.update(changes)
+    return MediaConvertJob.from_api(data)
+
+
+FIXTURES = {
+    "transcode": transcode,
+    "media_producing": producing,
+    "snapshot": snapshot,
+    "media_convert": convert,
+}
+
+
+class Tree(HTMLParser):
+    """Elements as (tag, attrs, text inside) for simple queries on the renderers' markup."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.elements: list[dict[str, Any]] = []
+        self._open: list[dict[str, Any]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        element = {"tag": tag, "attrs": dict(attrs), "text": ""}
+        self.elements.append(element)
+        if tag not in ("br", "wbr", "img", "input"):
+            self._open.append(element)
+
+    def handle_endtag(self, tag: str) -> None:
+        for i in range(len(self._open) - 1, -1, -1):
+            if self._open[i]["tag"] == tag:
+                del self._open[i:]
+                break
+
+    def handle_data(self, data: str) -> None:
+        for element in self._open:
+            element["text"] += data
+
+    def find(self, tag: str, cls: str | None = None) -> list[dict[str, Any]]:
+        return [
+            e
+            for e in self.elements
+            if e["tag"] == tag and (cls is None or cls in (e["attrs"].get("class") or "").split())
+        ]
+
+
+def tree(markup: str) -> Tree:
+    parsed = Tree()
+    parsed.feed(markup)
+    parsed.close()
+    return parsed
+
+
+def head_badge(markup: str) -> dict[str, Any]:
+    heads = tree(markup).find("div", "ice-head")
+    assert heads, markup[:300]
+    inner = tree(_outer_html_of_first(markup, "ice-head"))
+    return inner.find("span", "ice-badge")[0]
+
+
+def _outer_html_of_first(markup: str, cls: str) -> str:
+    start = markup.index(f'class="{cls}"')
+    start = markup.rindex("<", 0, start)
+    end = markup.index("</div>", start)
+    return markup[start:end]
+
+
+def kv_rows(markup: str) -> dict[str, str]:
+    """The card's field table: heading -> the cell's text."""
+    rows: dict[str, str] = {}
+    for name, cell in re.findall(r"<tr><th>(.*?)</th><td>(.*?)</td></tr>", markup, re.S):
+        rows[name] = html.unescape(re.sub(r"<[^>]+>", "", cell))
+    return rows
+
+
+# ----------------------------------------------------------------------------- cards
+
+
+@pytest.mark.parametrize("kind", list(FIXTURES))
+def test_every_kind_renders_its_own_card(kind: str) -> None:
+    job = FIXTURES[kind]()
+    assert job.kind == kind
+    markup = r.card_html(job)
+    assert f"ice-kind-{kind}" in markup
+    badge = head_badge(markup)
+    assert badge["text"] == r.status_text(job.status, state=job.state)
+    assert f"ice-status-{STATE_CLASS[job.state]}" in badge["attrs"]["class"]
+    tags = tree(markup).find("span", "ice-kindtag")
+    assert [t["text"] for t in tags] == [kind_label(kind)]
+    rows = kv_rows(markup)
+    assert rows["Job ID"] == job.job_id
+    assert rows["Duration"] == r.format_duration(job.duration)
+    # every output URL is shown; http(s) ones are links, the others selectable text
+    links = {a["attrs"]["href"] for a in tree(markup).find("a", "ice-link")}
+    for url in job.output_urls:
+        assert url in markup
+        assert (url in links) == url.startswith(("http://", "https://"))
+    assert not any(h.startswith(("oss:", "javascript:")) for h in links)
+    text = r.card_text(job)
+    assert job.job_id in text and kind_label(kind) in text
+    assert r.status_text(job.status, state=job.state) in text
+
+
+def test_transcode_card_lists_sub_jobs_with_their_own_badges_and_outputs() -> None:
+    job = transcode()
+    assert len(job.sub_jobs) >= 2 and {s.state for s in job.sub_jobs} >= {"succeeded", "failed"}
+    markup = r.card_html(job)
+    parsed = tree(markup)
+    rows = parsed.find("tr", "ice-part")
+    assert len(rows) == len(job.sub_jobs)
+    for sub in job.sub_jobs:
+        (row,) = [r_ for r_ in rows if sub.job_id in r_["text"]]
+        assert sub.status in row["text"]
+        assert sub.template_id in row["text"]
+        assert f"ice-part-{STATE_CLASS[sub.state]}" in row["attrs"]["class"]
+        # the sub-job's badge has its own status and colour (not the parent's)
+        assert re.search(
+            rf'<tr class="ice-part ice-part-{STATE_CLASS[sub.state]}">.*?'
+            rf'<span class="ice-badge ice-status-{STATE_CLASS[sub.state]}" title="{sub.status}">',
+            markup,
+            re.S,
+        )
+        if sub.output_url and sub.output_url.startswith("https://"):
+            assert any(a["attrs"]["href"] == sub.output_url for a in parsed.find("a", "ice-url"))
+    failed = [s for s in job.sub_jobs if s.is_failed]
+    failures = parsed.find("tr", "ice-part-failure")
+    assert len(failures) == len(failed)
+    for sub, row in zip(failed, failures):
+        assert sub.code and sub.code in row["text"] and sub.message in row["text"]
+    # the parent says Success while a sub-job failed: the card says so in words
+    assert job.state == "succeeded"
+    (warning,) = parsed.find("div", "ice-warn")
+    assert f"{len(failed)} of {len(job.sub_jobs)} sub-jobs failed" in warning["text"]
+    text = r.card_text(job)
+    for sub in job.sub_jobs:
+        assert sub.job_id in text and sub.status in text
+
+
+def test_transcode_list_item_says_where_the_sub_jobs_are() -> None:
+    job = TranscodeJob.from_api(TRANSCODE_LIST["Jobs"][0])
+    assert job.sub_jobs == ()
+    markup = r.card_html(job)
+    assert not tree(markup).find("tr", "ice-part")
+    assert "Refresh fetches the job with its sub-jobs" in markup
+
+
+def test_media_convert_card_lists_outputs_with_their_own_statuses() -> None:
+    job = convert()
+    found = parts_of(job)
+    assert found is not None and found[0] == "Outputs"
+    markup = r.card_html(job)
+    rows = tree(markup).find("tr", "ice-part")
+    assert len(rows) == len(job.outputs)
+    for detail, row in zip(job.outputs, rows):
+        assert detail.status in row["text"]
+        assert f"ice-part-{STATE_CLASS[detail.state]}" in row["attrs"]["class"]
+
+
+@pytest.mark.parametrize(
+    ("make", "key"),
+    [(producing, "Progress"), (convert, "Percent"), (transcode, "Percent")],
+)
+def test_progress_bar_shows_the_jobs_progress(make: Any, key: str) -> None:
+    status_key = "State" if make is convert else "Status"
+    running = {"Status": "Processing", "State": "Running"}[status_key]
+    job = make(**{key: 42.5, status_key: running, "FinishTime": None, "CompleteTime": None})
+    assert job.state == "running" and job.progress == 42.5
+    markup = r.card_html(job, now=datetime(2030, 1, 1, tzinfo=UTC))
+    (bar,) = tree(markup).find("progress", "ice-progress")
+    assert float(bar["attrs"]["value"]) == job.progress and bar["attrs"]["max"] == "100"
+    assert "42%" in kv_rows(markup)["Progress"]
+    assert "Elapsed" in kv_rows(markup)  # running: the time since it started, not a duration
+    assert "Progress:   42%" in r.card_text(job)
+
+
+STATUSES = (
+    *("Success", "Complete", "Fail", "Failed", "Error", "Cancelled", "Init", "Queuing", "Processing"),
+    *("Inited", "Running", "Paused", "<b>Weird</b>", ""),
+)
+
+
+@pytest.mark.parametrize("kind", list(FIXTURES))
+@pytest.mark.parametrize("status", STATUSES)
+def test_badge_colour_follows_the_state_and_shows_the_status_as_sent(kind: str, status: str) -> None:
+    key = "State" if kind == "media_convert" else "Status"
+    job = FIXTURES[kind](**{key: status})
+    markup = r.card_html(job)
+    badge = head_badge(markup)
+    state = job_state(status) if status else "unknown"
+    assert job.state == state
+    assert f"ice-status-{STATE_CLASS[state]}" in badge["attrs"]["class"]
+    if status:  # shown as it came (a running one marked so), never another word
+        assert badge["text"].startswith(status)
+        assert badge["text"] == status + (" (running)" if state == "running" else "")
+
+
+@pytest.mark.parametrize("kind", list(FIXTURES))
+def test_duration_is_the_kinds_rule_and_none_while_running(kind: str) -> None:
+    job = FIXTURES[kind]()
+    assert job.duration is not None
+    start = job.create_time if kind in ("media_producing", "media_convert") else job.submit_time
+    assert job.duration == job.finish_time - start
+    assert kv_rows(r.card_html(job))["Duration"] == r.format_duration(job.duration)
+    key, running = ("State", "Running") if kind == "media_convert" else ("Status", "Processing")
+    live = FIXTURES[kind](**{key: running})
+    assert live.state == "running" and live.duration is None
+    now = start + timedelta(minutes=7)
+    rows = kv_rows(r.card_html(live, now=now))
+    assert "Duration" not in rows and rows["Elapsed"] == "7 min (running)"
+
+
+def test_media_producing_shows_the_media_length_apart_from_the_run_time() -> None:
+    job = producing()
+    rows = kv_rows(r.card_html(job))
+    assert job.media_duration is not None
+    assert rows["Media length"] == r.format_duration(timedelta(seconds=job.media_duration))
+    assert rows["Duration"] == r.format_duration(job.complete_time - job.create_time)
+    assert "Completed" in rows and "Submitted" not in rows
+
+
+def test_failed_job_shows_its_code_and_message() -> None:
+    job = snapshot()
+    assert job.is_failed and job.code and job.message
+    markup = r.card_html(job)
+    (error,) = tree(markup).find("div", "ice-error")
+    assert job.code in error["text"] and job.message in error["text"]
+
+
+@pytest.mark.parametrize("kind", list(FIXTURES))
+def test_bare_model_renders_as_its_card(kind: str) -> None:
+    job = FIXTURES[kind]()
+    card = JobCard(job)
+    try:
+        bundle = card._repr_mimebundle_()
+        assert WIDGET_MIME in bundle
+        assert bundle["text/html"] == r.card_html(job)
+        assert bundle["text/plain"] == r.card_text(job)
+        assert card.kind == kind and card.job is job
+        assert card._html.value == r.card_html(job)
+        assert f"kind={kind!r}" in repr(card)
+    finally:
+        card.close()
+
+
+def test_card_of_an_id_needs_a_known_kind() -> None:
+    with pytest.raises(ValueError, match="media_convert"):
+        JobCard("abc", kind="transcoding")
+    card = JobCard("abc", kind="snapshot", error=("NotFound", "no such job"))
+    try:
+        assert isinstance(card.job, SnapshotJob) and card.job.job_id == "abc"
+        assert "Could not fetch this job" in card.to_html() and "ice-kind-snapshot" in card.to_html()
+    finally:
+        card.close()
+
+
+def test_job_row_renders_like_the_model_it_stands_for() -> None:
+    job = producing(Status="Processing", Progress=30, CompleteTime=None)
+    row = JobRow(
+        kind=job.kind,
+        job_id=job.job_id,
+        status=job.status,
+        state=job.state,
+        create_time=job.create_time,
+        progress=job.progress,
+        output_urls=tuple(job.output_urls),
+    )
+    now = job.create_time + timedelta(seconds=90)
+    a, b = r.card_html(job, now=now), r.card_html(row, now=now)
+    for markup in (a, b):
+        assert "30%" in kv_rows(markup)["Progress"] and kv_rows(markup)["Elapsed"] == "1 min 30 s (running)"
+    assert head_badge(a) == head_badge(b)
+
+
+def test_package_card_is_unchanged_by_the_kinds() -> None:
+    job = PackageJob.from_api(
+        {"JobId": "x" * 32, "Name": "pkg", "Status": "Success", "SubmitTime": "2026-01-01T00:00:00Z"}
+    )
+    markup = r.card_html(job, style=False)
+    assert "ice-kindtag" not in markup and "ice-card-success" in markup
+
+
+def test_kinds_are_the_contracts() -> None:
+    assert set(FIXTURES) | {"package"} == set(KINDS)
+    for kind in KINDS:
+        assert model_for(kind).kind == kind
