@@ -251,6 +251,11 @@ class _BaseClient:
         """Where the access key came from, e.g. ``environment (ALIBABA_CLOUD_ACCESS_KEY_ID)``."""
         return self._credentials.source
 
+    @property
+    def credentials_renewals(self) -> int:
+        """How many times temporary credentials were renewed (0 for a fixed key)."""
+        return self._credentials.renewals
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(endpoint={self._endpoint!r}, "
@@ -268,6 +273,7 @@ class _BaseClient:
             max_retries=self.max_retries,
             idempotent=is_idempotent(action, params),
             credentials_source=self._credentials.source,
+            renew=self._credentials.invalidate,
         )
 
     @staticmethod

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
-from ice_widgets._credentials import ENV_REGION, Credential, cli_profile_region
+from ice_widgets._credentials import ENV_REGION, EXPIRED_TOKEN_CODES, Credential, cli_profile_region
 from ice_widgets._errors import (
     ApiError,
     AuthenticationError,
@@ -1074,6 +1074,7 @@ class Call(Generic[T]):
         "action",
         "attempt",
         "builder",
+        "credential",
         "credentials_source",
         "idempotent",
         "max_retries",
@@ -1081,6 +1082,8 @@ class Call(Generic[T]):
         "params",
         "parse",
         "rate",
+        "renew",
+        "renewed",
         "stats",
     )
 
@@ -1097,6 +1100,7 @@ class Call(Generic[T]):
         idempotent: bool = True,
         credentials_source: str | None = None,
         rng: Callable[[], float] = random.random,
+        renew: Callable[[Credential], bool] | None = None,
     ) -> None:
         self.action = action
         self.params = params
@@ -1111,6 +1115,12 @@ class Call(Generic[T]):
         self.nonce_retried = False
         self.acquired_at = 0.0
         self._rng = rng
+        # A token that expires while a request is in flight: the provider is told
+        # (``renew(credential)`` -> True when new credentials may come) and the request is
+        # signed again once, not counted as an error.
+        self.renew = renew
+        self.renewed = False
+        self.credential: Credential | None = None
 
     def wait(self, now: float) -> float:
         """Seconds to wait for the shared rate before the next attempt."""
@@ -1123,6 +1133,7 @@ class Call(Generic[T]):
         stats = self.stats
         with stats.lock:
             stats.requests += 1
+        self.credential = credential
         return self.builder.build(self.action, self.params, credential)
 
     def answered(
@@ -1143,6 +1154,19 @@ class Call(Generic[T]):
         """Handle a failed attempt: return the delay before retrying, or raise ``error``."""
         stats = self.stats
         code = error.code or type(error).__name__
+        if (
+            code in EXPIRED_TOKEN_CODES
+            and not self.renewed
+            and self.renew is not None
+            and self.credential is not None
+            and self.renew(self.credential)
+        ):
+            self.renewed = True
+            with stats.lock:
+                stats.by_code[code] = stats.by_code.get(code, 0) + 1
+                stats.retries += 1
+            logger.debug("ice_widgets: %s: the token expired in flight; signing again", self.action)
+            return 0.0
         if isinstance(error, ThrottlingError):
             self.rate.on_throttle(now, self.acquired_at)
         elif isinstance(error, ApiError):

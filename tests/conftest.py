@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,10 @@ from typing import Any
 import pytest
 
 from ice_widgets.emulator import Emulator
+
+# With no credentials configured, the official chain asks the ECS metadata service
+# (100.100.100.200): tests never leave loopback. Tests of that path unset it.
+os.environ.setdefault("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
 
 EMULATOR_JOBS = 300
 EMULATOR_SEED = 7

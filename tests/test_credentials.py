@@ -120,12 +120,18 @@ def test_cli_config_ak_and_sts_profiles(home: Path, monkeypatch: pytest.MonkeyPa
     assert resolve_credentials().get().access_key_id == "c", "the file's current profile"
 
 
-def test_cli_profile_with_other_mode_says_what_to_do(home: Path) -> None:
-    write_cli(
+def test_cli_profile_of_a_role_mode_names_what_is_missing(home: Path) -> None:
+    path = write_cli(
         home, [{"name": "default", "mode": "RamRoleArn", "access_key_id": "a", "access_key_secret": "b"}]
     )
-    with pytest.raises(CredentialsError, match="credentials="):
+    with pytest.raises(CredentialsError) as info:
         resolve_credentials()
+    assert info.value.code == "IncompleteCredentials"
+    assert "'default'" in str(info.value) and str(path) in str(info.value) and "RamRoleArn" in str(info.value)
+    write_cli(home, [{"name": "default", "mode": "RsaKeyPair"}])
+    with pytest.raises(CredentialsError) as info:
+        resolve_credentials()
+    assert info.value.code == "UnsupportedCredentialsMode" and "RsaKeyPair" in str(info.value)
 
 
 def test_unreadable_cli_config(home: Path) -> None:
@@ -157,10 +163,16 @@ def test_credentials_file_variable(home: Path, monkeypatch: pytest.MonkeyPatch) 
     assert resolve_credentials().get().access_key_id == "custom-ak"
 
 
-def test_ini_with_other_type(home: Path) -> None:
+def test_ini_with_other_type(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
     write_ini(home / ".alibabacloud" / "credentials.ini", "[default]\ntype = ecs_ram_role\nrole_name = r\n")
-    with pytest.raises(CredentialsError, match="type = ecs_ram_role"):
+    with pytest.raises(CredentialsError, match="type = ecs_ram_role") as info:
         resolve_credentials()
+    assert "ALIBABA_CLOUD_ECS_METADATA_DISABLED" in str(info.value)
+    write_ini(home / ".alibabacloud" / "credentials.ini", "[default]\ntype = rsa_key_pair\n")
+    with pytest.raises(CredentialsError, match="type = rsa_key_pair") as info:
+        resolve_credentials()
+    assert info.value.code == "UnsupportedCredentialsMode"
 
 
 def test_cli_before_ini(home: Path) -> None:

@@ -204,6 +204,8 @@ class Settings:
     qps: float | None = None
     check_nonce: bool = True
     check_time: bool = True
+    #: An ``emulator._sts.StsIssuer``: its temporary keys are accepted until they expire.
+    sts: Any = None
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -504,19 +506,26 @@ class _App:
         if settings.check_time and abs(stamp - now) > SKEW_SECONDS:
             raise _api_error(400, "InvalidTimeStamp.Expired")
 
-    def _check_key(self, access_key_id: str, token: str | None, settings: Settings) -> None:
+    def _check_key(self, access_key_id: str, token: str | None, settings: Settings) -> str:
+        """Check the key and token; return the secret the signature must be made with."""
+        if settings.sts is not None and settings.sts.knows(access_key_id):
+            secret, code = settings.sts.verify(access_key_id, token)
+            if code is not None:
+                raise _api_error(400, code)
+            return str(secret)
         if not _same(access_key_id, settings.access_key_id):
             raise _api_error(404, "InvalidAccessKeyId.NotFound")
         if settings.security_token is None:
             if token:
                 raise _api_error(400, "InvalidSecurityToken.MismatchWithAccessKey")
-            return
+            return settings.access_key_secret
         if not token:
             raise _api_error(400, "MissingSecurityToken")
         if token in settings.expired_security_tokens:
             raise _api_error(400, "InvalidSecurityToken.Expired")
         if not _same(token, settings.security_token):
             raise _api_error(400, "InvalidSecurityToken.Malformed")
+        return settings.access_key_secret
 
     def _check_nonce(self, nonce: str, settings: Settings, now: float) -> None:
         if not settings.check_nonce:
@@ -555,7 +564,7 @@ class _App:
         key_header = headers.get("x-acs-accesskey-id")
         if key_header is not None and key_header != credential:
             raise _api_error(400, "InvalidSecurityToken.MismatchWithAccessKey")
-        self._check_key(credential, token, settings)
+        secret = self._check_key(credential, token, settings)
         self._check_time(headers.get("x-acs-date"), "x-acs-date", settings, now)
         body_hash = hashlib.sha256(req.body).hexdigest() if req.body else _signing.EMPTY_SHA256
         payload_hash = headers.get("x-acs-content-sha256", body_hash)
@@ -569,9 +578,7 @@ class _App:
             if header_value is None:
                 raise _api_error(400, "SignatureDoesNotMatch")
             signed_values[name] = header_value
-        expected, _ = _signing.signature_v3(
-            settings.access_key_secret, req.method, req.path, query, signed_values, payload_hash
-        )
+        expected, _ = _signing.signature_v3(secret, req.method, req.path, query, signed_values, payload_hash)
         if not _same(expected, signature):
             raise _api_error(400, "SignatureDoesNotMatch")
         self._check_nonce(headers["x-acs-signature-nonce"], settings, now)
@@ -583,9 +590,9 @@ class _App:
                 raise _missing(name)
         if params["SignatureMethod"] != "HMAC-SHA1" or params.get("SignatureVersion", "1.0") != "1.0":
             raise _api_error(400, "IncompleteSignature", "Specified signature method is not supported.")
-        self._check_key(params["AccessKeyId"], params.get("SecurityToken"), settings)
+        secret = self._check_key(params["AccessKeyId"], params.get("SecurityToken"), settings)
         self._check_time(params["Timestamp"], "Timestamp", settings, now)
-        expected = _signing.sign_v1(settings.access_key_secret, req.method, params)
+        expected = _signing.sign_v1(secret, req.method, params)
         if not _same(expected, params["Signature"]):
             raise _api_error(400, "SignatureDoesNotMatch")
         self._check_nonce(params["SignatureNonce"], settings, now)
@@ -1230,6 +1237,10 @@ class Emulator:
         convert): an int for all of them, or a mapping kind -> int (kinds left out get
         ``jobs``). Default: ``jobs`` of each. A kind's data set is built when it is
         first used (a request of that kind, ``ids(kind)``, ``expected``...).
+    sts
+        An :class:`~ice_widgets.emulator._sts.StsIssuer` (e.g. ``CredentialSources().issuer``):
+        the temporary keys it issues are accepted until they expire, then refused with
+        ``InvalidSecurityToken.Expired``.
 
     Examples
     --------
@@ -1263,8 +1274,10 @@ class Emulator:
         check_time: bool = True,
         tls: tuple[str, str] | ssl.SSLContext | None = None,
         kind_jobs: int | Mapping[str, int] | None = None,
+        sts: Any = None,
     ) -> None:
         self._settings = Settings(
+            sts=sts,
             access_key_id=access_key_id,
             access_key_secret=access_key_secret,
             security_token=security_token,
