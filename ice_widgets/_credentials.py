@@ -362,8 +362,8 @@ class ObjectCredentialsProvider(CredentialsProvider):
     def __init__(self, obj: Any, *, ttl: float = 10.0) -> None:
         if not (hasattr(obj, "get_credential") or hasattr(obj, "get_access_key_id")):
             raise CredentialsError(
-                "credentials= must be an alibabacloud_credentials client "
-                "(an object with get_credential()); got " + type(obj).__name__,
+                "credentials= must be an alibabacloud_credentials client or provider "
+                "(an object with get_credential() or get_credentials()); got " + type(obj).__name__,
                 code="InvalidCredentials",
             )
         self._obj = obj
@@ -962,6 +962,12 @@ def resolve_credentials(
             Credential(access_key_id, access_key_secret, security_token), "arguments"
         )
     if credentials is not None:
+        if hasattr(credentials, "get_credentials") and not hasattr(credentials, "get_credential"):
+            # An official provider (URLCredentialsProvider, ...): its Credentials carry Expiration.
+            return RefreshingCredentialsProvider(
+                _official_fetch(credentials),
+                f"alibabacloud_credentials: {type(credentials).__name__} (credentials=)",
+            )
         return ObjectCredentialsProvider(credentials)
 
     env_id = env.get(ENV_ACCESS_KEY_ID, "").strip()
