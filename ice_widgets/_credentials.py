@@ -668,7 +668,17 @@ class _Profiles:
             if mode in _DELEGATED_MODES:
                 from alibabacloud_credentials.provider.cli_profile import CLIProfileCredentialsProvider
 
-                return CLIProfileCredentialsProvider(profile_name=name, profile_file=str(self.path)), mode
+                official = CLIProfileCredentialsProvider(profile_name=name, profile_file=str(self.path))
+                if mode == "External":  # the program only: its arguments may hold a secret
+                    program = str(profile.get("process_command") or "").split(" ")[0]
+                    return official, f"External process {Path(program).name!r}"
+                if mode == "CloudSSO":
+                    account = profile.get("cloud_sso_account_id")
+                    return (
+                        official,
+                        f"CloudSSO account {account!r} ({profile.get('cloud_sso_access_config')})",
+                    )
+                return official, f"OAuth sign-in ({profile.get('oauth_site_type') or 'CN'})"
         except CredentialsError:
             raise
         except (ValueError, TypeError) as exc:  # the official constructors validate their arguments

@@ -486,3 +486,44 @@ def test_static_keys_never_import_the_official_library(clean: Path) -> None:
     env["ALIBABA_CLOUD_ACCESS_KEY_SECRET"] = "y"
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "False", done.stderr
+
+
+_EXTERNAL = textwrap.dedent(
+    """
+    import json, sys, urllib.request
+    with urllib.request.urlopen(sys.argv[1], timeout=10) as answer:
+        got = json.load(answer)
+    print(json.dumps({
+        "mode": "StsToken",
+        "access_key_id": got["AccessKeyId"],
+        "access_key_secret": got["AccessKeySecret"],
+        "sts_token": got["SecurityToken"],
+        "expiration": got["Expiration"],
+    }))
+    """
+)
+
+
+def test_cli_external_mode_is_handed_to_the_official_provider(
+    clean: Path, sources: CredentialSources, sts_emulator: Emulator
+) -> None:
+    """Mode External runs the profile's process_command (here: a script asking the URI)."""
+    script = clean / "credential_process.py"
+    script.write_text(_EXTERNAL)
+    path = write_cli(
+        clean,
+        [
+            {
+                "name": "default",
+                "mode": "External",
+                "process_command": f"{sys.executable} {script} {sources.uri}",
+            }
+        ],
+    )
+    with Client(endpoint=sts_emulator.endpoint) as client:
+        assert client.get_package_job(sts_emulator.job_ids[3]).job_id == sts_emulator.job_ids[3]
+        assert client.credentials_source == (
+            f"alibabacloud_credentials: External process {Path(sys.executable).name!r}"
+            f" (aliyun CLI profile 'default', mode External, {path})"
+        )
+    assert sources.counts["uri"] == 1
