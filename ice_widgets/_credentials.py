@@ -943,7 +943,8 @@ def resolve_credentials(
     profile : str, optional
         The aliyun CLI profile or credentials.ini section to use.
     credentials : object, optional
-        An official ``alibabacloud_credentials`` client.
+        An official ``alibabacloud_credentials`` client or provider, or another client's
+        :class:`CredentialsProvider` (shared as it is).
     env : mapping, optional
         The environment (default ``os.environ``).
 
@@ -971,6 +972,8 @@ def resolve_credentials(
         return StaticCredentialsProvider(
             Credential(access_key_id, access_key_secret, security_token), "arguments"
         )
+    if isinstance(credentials, CredentialsProvider):
+        return credentials  # another client's provider, shared: copies of a client renew together
     if credentials is not None:
         if hasattr(credentials, "get_credentials") and not hasattr(credentials, "get_credential"):
             # An official provider (URLCredentialsProvider, ...): its Credentials carry Expiration.

@@ -35,7 +35,9 @@ CELLS = [
     # the watch polls on the kernel's own loop while this cell awaits
     "view = ice_widgets.watch(json.load(open('init.json')), client=client, interval=0.3)\nview",
     "before = client.credentials_renewals\n"
-    "await asyncio.sleep(9)\n"
+    "await asyncio.sleep(1)\n"
+    "print('SHARED', view._aclient._credentials is client._credentials)\n"
+    "await asyncio.sleep(8)\n"
     "print('WATCH', view.running, view.rounds, repr(view._failure), len(view._stale),"
     " int(view.frame['error_code'].notna().sum()), client.credentials_renewals - before)\n"
     "print('STATS', json.dumps(client.stats.as_dict()))\n"
@@ -82,6 +84,7 @@ def test_expiring_credentials_in_a_real_kernel(tmp_path: Path) -> None:
         rows, errors, renewals = int(fetched[1]), int(fetched[3]), int(fetched[5])
         assert (rows, errors) == (4000, 0)
         assert renewals >= 1, "the fetch outlived its first token"
+        assert line(done, "await asyncio.sleep", "SHARED") == ["SHARED", "True"], "one provider"
         watched = line(done, "await asyncio.sleep", "WATCH")
         running, rounds, failure, stale, error_rows, watch_renewals = watched[1:7]
         assert running == "True" and int(rounds) >= 10

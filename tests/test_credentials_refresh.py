@@ -269,6 +269,20 @@ def test_official_provider_passed_as_credentials(tmp_path: Path, monkeypatch: py
         assert sources.counts["uri"] == 1
 
 
+def test_copies_of_a_client_share_its_provider(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cards and watches sign with a copy of the client: the same provider, renewed once."""
+    from ice_widgets.widgets._card import twin_client
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with CredentialSources(ttl=60) as sources, Emulator(jobs=3, seed=2, sts=sources.issuer) as emu:
+        provider = RefreshingCredentialsProvider(lambda: (Credential("AK", "s"), None), "shared test source")
+        with Client(endpoint=emu.endpoint, credentials=provider) as client:
+            for asynchronous in (False, True):
+                twin = twin_client(client, asynchronous=asynchronous)
+                assert twin._credentials is provider
+                assert twin.credentials_source == "shared test source"
+
+
 # --------------------------------------------------------------------------- secret scan
 
 

@@ -73,19 +73,6 @@ def default_client(client: Any = None, **options: Any) -> Any:
     return Client(**{k: v for k, v in options.items() if v is not None})
 
 
-class _SharedCredentials:
-    """Lends one client's resolved credentials to its sync/async twin (``get_credential()``)."""
-
-    def __init__(self, provider: Any) -> None:
-        self._provider = provider
-
-    def get_credential(self) -> Any:
-        return self._provider.get()
-
-    def __repr__(self) -> str:
-        return f"_SharedCredentials(source={getattr(self._provider, 'source', '?')!r})"
-
-
 def twin_client(client: Any, *, asynchronous: bool) -> Any:
     """A Client (or AsyncClient) for the same endpoint and credentials as ``client``.
 
@@ -97,7 +84,7 @@ def twin_client(client: Any, *, asynchronous: bool) -> Any:
     cls = AsyncClient if asynchronous else Client
     return cls(
         endpoint=client.endpoint,
-        credentials=_SharedCredentials(client._credentials),
+        credentials=client._credentials,  # the same provider: renewals are shared
         timeout=client.timeout,
         max_retries=client.max_retries,
     )
