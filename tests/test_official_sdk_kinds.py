@@ -10,6 +10,7 @@ is present in ``to_map()`` of what the SDK parsed, recursively, lists included.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -240,3 +241,238 @@ def test_snake_names_match_the_sdk() -> None:
     assert _snake("ParentJobId") == "parent_job_id"
     assert _snake("NextPageToken") == "next_page_token"
     assert json.dumps(M.ListMediaProducingJobsRequest(max_results=3).to_map()) == '{"MaxResults": 3}'
+
+
+# -- Submit ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[Emulator]:
+    """An emulator whose submitted jobs finish after about 0.4 s."""
+    with Emulator(jobs=5, seed=12, kind_jobs=5, progress_seconds=0.4) as emulator:
+        yield emulator
+
+
+def _submit_requests(marker: str) -> dict[str, tuple[str, Any]]:
+    """kind -> (SDK method, request): what a user submits most, through the SDK's own models."""
+    return {
+        "transcode": (
+            "submit_transcode_job",
+            M.SubmitTranscodeJobRequest(
+                name=f"evening-news-{marker}",
+                input_group=[
+                    M.SubmitTranscodeJobRequestInputGroup(type="OSS", media="oss://in-bucket/news.mp4")
+                ],
+                output_group=[
+                    M.SubmitTranscodeJobRequestOutputGroup(
+                        output=M.SubmitTranscodeJobRequestOutputGroupOutput(
+                            type="OSS", media=f"oss://out-bucket/news/{label}.mp4"
+                        ),
+                        process_config=M.SubmitTranscodeJobRequestOutputGroupProcessConfig(
+                            transcode=M.SubmitTranscodeJobRequestOutputGroupProcessConfigTranscode(
+                                template_id=template
+                            )
+                        ),
+                    )
+                    for label, template in (("hd", "S00000001-200030"), ("sd", "S00000001-200020"))
+                ],
+                schedule_config=M.SubmitTranscodeJobRequestScheduleConfig(priority=7),
+                user_data='{"ticket":1}',
+            ),
+        ),
+        "media_producing": (
+            "submit_media_producing_job",
+            M.SubmitMediaProducingJobRequest(
+                timeline=json.dumps({"VideoTracks": [{"VideoTrackClips": [{"MediaId": "a" * 32}]}]}),
+                output_media_config=json.dumps(
+                    {"MediaURL": f"https://out-bucket.oss-cn-shanghai.aliyuncs.com/{marker}.mp4"}
+                ),
+                user_data='{"ticket":2}',
+            ),
+        ),
+        "snapshot": (
+            "submit_snapshot_job",
+            M.SubmitSnapshotJobRequest(
+                name=f"cover-{marker}",
+                input=M.SubmitSnapshotJobRequestInput(type="OSS", media="oss://in-bucket/news.mp4"),
+                output=M.SubmitSnapshotJobRequestOutput(
+                    type="OSS", media="oss://out-bucket/covers/{Count}.jpg"
+                ),
+                template_config=M.SubmitSnapshotJobRequestTemplateConfig(
+                    template_id="S00000001-000010",
+                    overwrite_params=M.SubmitSnapshotJobRequestTemplateConfigOverwriteParams(
+                        type="Normal", count=3
+                    ),
+                ),
+            ),
+        ),
+        "media_convert": (
+            "submit_media_convert_job",
+            M.SubmitMediaConvertJobRequest(
+                config=json.dumps(
+                    {
+                        "JobName": f"convert-{marker}",
+                        "Inputs": [
+                            {
+                                "Name": "main",
+                                "InputFile": {"Type": "OSS", "Media": "oss://in-bucket/news.mov"},
+                            }
+                        ],
+                        "Outputs": [
+                            {
+                                "Name": "hd",
+                                "OutputFile": {"Type": "OSS", "Media": "oss://out-bucket/conv/hd.mp4"},
+                                "TemplateId": "S00000001-200030",
+                            },
+                            {
+                                "Name": "sd",
+                                "OutputFile": {"Type": "OSS", "Media": "oss://out-bucket/conv/sd.mp4"},
+                                "TemplateId": "S00000001-200020",
+                            },
+                        ],
+                    }
+                ),
+                user_data='{"ticket":4}',
+            ),
+        ),
+    }
+
+
+SUBMIT_ACTIONS = {
+    "transcode": "SubmitTranscodeJob",
+    "media_producing": "SubmitMediaProducingJob",
+    "snapshot": "SubmitSnapshotJob",
+    "media_convert": "SubmitMediaConvertJob",
+}
+FINAL = {
+    "transcode": {"Success", "Fail"},
+    "media_producing": {"Success", "Failed"},
+    "snapshot": {"Success", "Fail"},
+    "media_convert": {"Complete", "Error", "Cancelled"},
+}
+
+
+def _submitted_id(kind: str, body: dict[str, Any]) -> str:
+    if kind == "transcode":
+        return str(body["TranscodeParentJob"]["ParentJobId"])
+    if kind == "media_convert":
+        return str(body["Job"]["JobId"])
+    return str(body["JobId"])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_submit_through_the_sdk_then_the_job_progresses(live: Emulator, kind: str) -> None:
+    method, request = _submit_requests("force-success")[kind]
+    client = sdk(live)
+    response = getattr(client, method)(request)
+    assert response.status_code == 200
+    parsed = response.body.to_map()
+    assert parsed["RequestId"]
+    job_id = _submitted_id(kind, parsed)
+    assert len(job_id) == 32 and live.kind_of(job_id) == kind
+    # the same request on the wire: what the emulator sends has the SDK's keys
+    wire_params = {k: str(v) for k, v in _wire_params(request).items()}
+    wire = v3(live, SUBMIT_ACTIONS[kind], wire_params)
+    assert wire.status_code == 200, wire.text
+    assert_same_shape(wire.json(), getattr(client, method)(request).body.to_map())
+    # the job moves on: every state seen parses with every key, and it ends finished
+    action, id_param, request_class, get_method, key = GETS[kind]
+    status_key = "State" if kind == "media_convert" else "Status"
+    seen: list[str] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        sent = v3(live, action, {id_param: job_id}).json()
+        got = getattr(client, get_method)(
+            getattr(M, request_class)(**{_snake(id_param): job_id})
+        ).body.to_map()
+        assert_same_shape(sent, got)
+        status = got[key][status_key]
+        if not seen or seen[-1] != status:
+            seen.append(status)
+        if status in FINAL[kind]:
+            break
+        time.sleep(0.05)
+    assert seen[-1] in ("Success", "Complete"), seen
+    assert len(seen) >= 2, seen  # it was running before it finished
+    job = live.expected(job_id)
+    if kind == "transcode":
+        assert job["Name"] == "evening-news-force-success"
+        assert [s["Status"] for s in job["TranscodeJobList"]] == ["Success", "Success"]
+        url = job["TranscodeJobList"][0]["OutFileMeta"]["FileBasicInfo"]["FileUrl"]
+        assert url.startswith("https://out-bucket.oss-") and url.endswith(".aliyuncs.com/news/hd.mp4")
+        assert job["ScheduleConfig"]["Priority"] == 7
+    if kind == "media_producing":
+        assert job["MediaURL"].endswith("/force-success.mp4") and job["CompleteTime"]
+    if kind == "snapshot":
+        assert job["Output"]["Media"] == "oss://out-bucket/covers/{Count}.jpg" and job["Count"] == 3
+    if kind == "media_convert":
+        assert [d["Status"] for d in job["OutputDetails"]] == ["Success", "Success"]
+        assert job["Config"]["JobName"] == "convert-force-success"
+
+
+def _wire_params(request: Any) -> dict[str, Any]:
+    """The query parameters the SDK sends for ``request`` (its own shrinking of nested models)."""
+    out: dict[str, Any] = {}
+    for key, value in request.to_map().items():
+        out[key] = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    return out
+
+
+def test_submitted_transcode_parent_succeeds_with_one_failed_sub_job(live: Emulator) -> None:
+    method, request = _submit_requests("force-partial")["transcode"]
+    client = sdk(live)
+    parent_id = getattr(client, method)(request).body.transcode_parent_job.parent_job_id
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        job = client.get_transcode_job(
+            M.GetTranscodeJobRequest(parent_job_id=parent_id)
+        ).body.transcode_parent_job
+        if job.status in ("Success", "Fail"):
+            break
+        time.sleep(0.05)
+    assert job.status == "Success"
+    statuses = sorted(sub.status for sub in job.transcode_job_list)
+    assert statuses == ["Fail", "Success"]
+    failed = next(sub for sub in job.transcode_job_list if sub.status == "Fail")
+    assert failed.submit_result_json["Code"] and failed.submit_result_json["Message"]
+    assert failed.out_file_meta is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "code"),
+    [
+        ("transcode", {"OutputGroup": "[]"}, "MissingParameter"),
+        (
+            "transcode",
+            {"InputGroup": '[{"Type":"OSS","Media":"oss://b/a.mp4"}]', "OutputGroup": "[]"},
+            "InvalidParameter",
+        ),
+        ("media_producing", {"OutputMediaConfig": '{"MediaURL":"https://b/x.mp4"}'}, "MissingParameter"),
+        ("media_producing", {"Timeline": "{}", "OutputMediaConfig": "{}"}, "InvalidParameter"),
+        (
+            "snapshot",
+            {"Input": '{"Type":"OSS","Media":"oss://b/a.mp4"}', "Output": '{"Type":"OSS"}'},
+            "InvalidParameter",
+        ),
+        ("media_convert", {"Config": "not json"}, "InvalidParameter"),
+        ("media_convert", {"Config": '{"Inputs":[]}'}, "InvalidParameter"),
+    ],
+)
+def test_bad_submit_is_refused_with_a_named_parameter(
+    live: Emulator, kind: str, params: dict[str, str], code: str
+) -> None:
+    before = len(live.all_job_ids(kind))
+    response = v3(live, SUBMIT_ACTIONS[kind], params)
+    assert response.status_code == 400
+    assert response.json()["Code"] == code
+    assert len(live.all_job_ids(kind)) == before
+
+
+def test_client_token_makes_submission_idempotent(live: Emulator) -> None:
+    method, request = _submit_requests("token")["media_convert"]
+    request.client_token = "my-token-0001"
+    client = sdk(live)
+    first = getattr(client, method)(request).body.job.job_id
+    second = getattr(client, method)(request).body.job.job_id
+    assert first == second
+    assert live.all_job_ids("media_convert").count(first) == 1

@@ -20,6 +20,7 @@ __all__ = [
     "draw_duration",
     "format_time",
     "hex32",
+    "running_plan",
 ]
 
 SHOWS = (
@@ -67,3 +68,21 @@ def draw_duration(rng: random.Random, scale: float = 1.0) -> float:
     """
     value = rng.lognormvariate(math.log(MEDIAN_DURATION * scale), DURATION_SIGMA)
     return min(MAX_DURATION, max(2.0, value))
+
+
+#: A job running at the anchor was submitted at most this long (seconds, times the kind's
+#: scale) before it: "minutes ago".
+MAX_RUNNING_AGE = 300.0
+
+
+def running_plan(job_id: str, scale: float = 1.0) -> tuple[float, float]:
+    """``(duration, done)`` of a seeded job still running at the anchor.
+
+    Its duration comes from the same distribution as every other job's (capped at
+    :data:`MAX_RUNNING_AGE` x ``scale``: a job submitted minutes ago), and ``done`` is
+    the fraction of it already run. Drawn from the job ID alone, so the store can find
+    both again when it lets the job finish.
+    """
+    rng = random.Random(f"run-{job_id}")
+    duration = min(draw_duration(rng, scale), MAX_RUNNING_AGE * scale)
+    return duration, rng.uniform(0.1, 0.9)

@@ -28,9 +28,22 @@ from ice_widgets.emulator._constants import BUCKETS as _BUCKETS
 from ice_widgets.emulator._constants import REGIONS as _REGIONS
 from ice_widgets.emulator._constants import SHOWS as _SHOWS
 from ice_widgets.emulator._constants import TRIGGERS as _TRIGGERS
-from ice_widgets.emulator._constants import format_time
+from ice_widgets.emulator._constants import draw_duration, format_time, running_plan
 from ice_widgets.emulator._constants import hex32 as _hex32
-from ice_widgets.emulator._kinds import KIND_SPECS, KINDS, Facts, build_job, iter_kind_jobs, list_item
+from ice_widgets.emulator._kinds import (
+    CANCELLED,
+    FAIL,
+    KIND_SPECS,
+    KINDS,
+    PARTIAL,
+    RUNNING_SHARE,
+    SUCCESS,
+    Facts,
+    build_job,
+    draw_outcome,
+    iter_kind_jobs,
+    list_item,
+)
 from ice_widgets.emulator.corpus import hostile_jobs, hostile_kind_jobs
 
 __all__ = ["ApiError", "JobStore", "Listing", "format_time", "generate_jobs", "parse_api_time"]
@@ -63,20 +76,24 @@ def parse_api_time(value: str) -> float | None:
 
 
 def default_anchor(now: float | None = None) -> float:
-    """The default anchor of the seeded data set: midnight UTC today.
+    """The default anchor of the seeded data set: now (whole seconds).
 
-    Seeded times are spread over the days before the anchor, so two emulators with the
-    same seed started on the same day serve identical data.
+    Seeded times lead up to the anchor, so the data set looks like a real account at the
+    moment the emulator starts: jobs finished over the past days, a few submitted in the
+    last minutes still running. Pass an explicit anchor for data that is the same on
+    every run (same seed, same anchor: same jobs, byte for byte).
     """
     now = time.time() if now is None else now
-    return float(int(now // 86400) * 86400)
+    return float(int(now))
 
 
 def generate_jobs(count: int, seed: int, *, anchor: float, days: float = 7.0) -> list[dict[str, Any]]:
     """Generate ``count`` realistic PackageJob dicts, deterministically from ``seed``.
 
-    The jobs come back in creation order (ascending ``CreateTime``). About 80 % succeed,
-    10 % fail with a real-looking ``Code``/``Message`` and 10 % are still ``Init``.
+    The jobs come back in creation order (ascending ``CreateTime``). About 87 % succeed,
+    10 % fail with a real-looking ``Code``/``Message`` and 3 % are still ``Init``:
+    submitted in the four minutes before ``anchor``. Run times come from
+    :func:`~ice_widgets.emulator._constants.draw_duration`, as for every kind.
     A few jobs reproduce documented quirks: a timestamp ending in ``"\\n"`` (as in the
     API reference's own example) and a ``Priority`` sent as a string.
     """
@@ -95,9 +112,15 @@ def iter_jobs(
     for index in range(count):
         job_id = _hex32(rng)
         roll = rng.random()
-        status = "Success" if roll < 0.8 else ("Fail" if roll < 0.9 else "Init")
-        window = (0.0, 3 * 3600.0) if status == "Init" else (3600.0, span)
-        created = anchor - rng.uniform(*window)
+        status = "Init" if roll < RUNNING_SHARE else ("Fail" if roll < RUNNING_SHARE + 0.1 else "Success")
+        duration = draw_duration(rng)
+        if status == "Init":  # submitted minutes ago, still running
+            planned, done = running_plan(job_id)
+            created = anchor - done * planned
+        else:
+            created = anchor - rng.uniform(0.0, span)
+            if created + 2 + duration > anchor - 1.0:  # would still run: it started earlier
+                created = anchor - 3.0 - duration - rng.uniform(0.0, 3600.0)
         show = rng.choice(_SHOWS)
         profile = rng.choice(_PROFILES)
         name = f"{show}-{index:05d}-{profile}"
@@ -129,7 +152,6 @@ def iter_jobs(
         if status == "Init":
             modified = created
         else:
-            duration = min(3600.0, max(2.0, rng.lognormvariate(5.0, 1.1)))
             finish = submit + duration
             modified = finish
             job["FinishTime"] = format_time(finish)
@@ -254,7 +276,7 @@ class JobStore:
     hostile
         How many jobs carrying injection payloads (``corpus.hostile_jobs``) to add.
     anchor
-        POSIX time the seeded times lead up to (default: midnight UTC today).
+        POSIX time the seeded times lead up to (default: now).
     progress_seconds
         How long a submitted job stays ``Init`` on average before it finishes.
     progress_seeded
@@ -288,6 +310,7 @@ class JobStore:
         self._seq = 0
         self._pending: list[tuple[float, int, str, Any]] = []
         self._ticks = itertools.count()
+        self._client_tokens: dict[str, str] = {}
         self._submit_rng = random.Random(f"submit-{seed}" if kind == "package" else f"submit-{kind}-{seed}")
         token_seed = (
             f"ice-emulator-token-{seed}" if kind == "package" else f"ice-emulator-token-{kind}-{seed}"
@@ -343,22 +366,26 @@ class JobStore:
                     self._insert(data, created=created)
                     self.hostile_ids.append(str(data[self.id_key]))
         if progress_seeded and kind == "package":
+            # the seeded running jobs finish 0.5..10 x progress_seconds after the anchor
             rng = random.Random(f"progress-{seed}")
-            now = time.time()
             for job_id in self.seeded_ids:
                 job = self._jobs[job_id]
                 if job.status == "Init":
-                    due = now + rng.uniform(0.5, 10.0) * progress_seconds
+                    planned, done = running_plan(job_id)
+                    remaining = min((1.0 - done) * planned, rng.uniform(0.5, 10.0) * progress_seconds)
+                    due = max(self.anchor + remaining, job.created + 1.0)
                     outcome = "Success" if rng.random() < 0.85 else "Fail"
                     heapq.heappush(self._pending, (due, job.seq, job_id, outcome))
         for facts in running:
             self._schedule(facts, self.anchor)
 
     def _seeded_finish(self, facts: Facts) -> Facts:
-        """A seeded running job, re-timed to finish ``0.5..10 x progress_seconds`` after the anchor."""
+        """A seeded running job, re-timed to finish within ``0.5..10 x progress_seconds`` of the
+        anchor (sooner if its own duration says so)."""
         rng = random.Random(f"progress-{self.kind}-{facts.job_id}")
         age = self.anchor - facts.submit
-        remaining = rng.uniform(0.5, 10.0) * self.progress_seconds
+        natural = facts.duration - age
+        remaining = min(natural, rng.uniform(0.5, 10.0) * self.progress_seconds)
         total = max(age + remaining, 1e-3)
         return dataclasses.replace(facts, duration=total, progress=max(0.0, age) / total)
 
@@ -408,9 +435,9 @@ class JobStore:
         self._insert(copy.deepcopy(dict(data)))
         return job_id
 
-    def get(self, job_id: str) -> dict[str, Any] | None:
-        """A deep copy of the job's dict as it is served now, or None."""
-        self.advance()
+    def get(self, job_id: str, now: float | None = None) -> dict[str, Any] | None:
+        """A deep copy of the job's dict as it is served at ``now`` (default: now), or None."""
+        self.advance(now)
         job = self._jobs.get(job_id)
         return None if job is None else job.data
 
@@ -471,6 +498,50 @@ class JobStore:
         delay = self.progress_seconds * rng.uniform(0.5, 1.5)
         heapq.heappush(self._pending, (now + delay, job.seq, job_id, outcome))
         return job_id
+
+    def submit_kind(self, given: Mapping[str, Any], *, now: float | None = None) -> dict[str, Any]:
+        """Create a running job of this store's kind (not packaging) from a Submit request.
+
+        ``given`` holds the request's parameters, JSON ones decoded; the job shows them.
+        It moves through its kind's running states and finishes after about
+        ``progress_seconds``. The outcome is drawn from the seed; ``force-fail``,
+        ``force-success``, ``force-partial`` (transcode: the parent succeeds, one sub-job
+        fails) or ``force-cancel`` (media convert) anywhere in the request decides it.
+        A ``ClientToken`` seen before returns that job again (idempotent submission).
+        Returns the job dict as Get serves it now.
+        """
+        if self.kind == "package":
+            raise ValueError("use submit() for packaging jobs")
+        now = time.time() if now is None else now
+        token = given.get("ClientToken")
+        if token and token in self._client_tokens:
+            existing = self.get(self._client_tokens[token])
+            if existing is not None:
+                return existing
+        rng = self._submit_rng
+        job_id = _hex32(rng)
+        while job_id in self._jobs:
+            job_id = _hex32(rng)
+        text = json.dumps(given, ensure_ascii=False, default=str)
+        for marker, forced in (
+            ("force-fail", FAIL),
+            ("force-partial", PARTIAL),
+            ("force-cancel", CANCELLED),
+            ("force-success", SUCCESS),
+        ):
+            if marker in text:
+                outcome = forced
+                break
+        else:
+            outcome = draw_outcome(self.kind, rng)
+        duration = self.progress_seconds * rng.uniform(0.5, 1.5)
+        facts = Facts(job_id, self._seq, now, now, duration, outcome, 0.0, dict(given))
+        data = build_job(self.kind, facts)
+        self._insert(data, created=float(int(now)))
+        self._schedule(facts, now)
+        if token:
+            self._client_tokens[str(token)] = job_id
+        return data
 
     def advance(self, now: float | None = None) -> None:
         """Finish the submitted jobs whose time has come."""

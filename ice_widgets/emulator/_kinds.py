@@ -30,6 +30,7 @@ from ice_widgets.emulator._constants import (
     draw_duration,
     format_time,
     hex32,
+    running_plan,
 )
 
 __all__ = [
@@ -219,6 +220,28 @@ class Facts:
     outcome: str
     #: ``None``: finished; a fraction 0..1: running, that far along
     progress: float | None = None
+    #: what a Submit request gave (decoded JSON parameters), which the job shows as given
+    given: Mapping[str, Any] | None = None
+
+
+def _split_oss(media: str, bucket: str) -> tuple[str, str]:
+    """``oss://bucket/key`` -> (bucket, key); anything else: (``bucket``, its last path part)."""
+    if media.startswith("oss://"):
+        found, _, key = media[6:].partition("/")
+        return found or bucket, key
+    return bucket, media.rstrip("/").rsplit("/", 1)[-1] or "output"
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def _priority(value: Any, default: int = 6) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
 
 
 # -- transcode ---------------------------------------------------------------------------------
@@ -230,8 +253,12 @@ def _transcode(f: Facts) -> dict[str, Any]:
     bucket = rng.choice(BUCKETS)
     region = rng.choice(REGIONS)
     day = format_time(f.created)[:10].replace("-", "/")
-    n_sub = rng.choice((1, 1, 2, 2, 3, 3, 3, 4))
-    templates = rng.sample(_TEMPLATES, n_sub)
+    g = f.given or {}
+    given_outputs = [item for item in g.get("OutputGroup") or () if isinstance(item, dict)]
+    n_sub = len(given_outputs) if given_outputs else rng.choice((1, 1, 2, 2, 3, 3, 3, 4))
+    templates = (
+        [rng.choice(_TEMPLATES) for _ in range(n_sub)] if given_outputs else rng.sample(_TEMPLATES, n_sub)
+    )
     source = f"oss://{bucket}/source/{day}/{show}-{f.index:05d}.mp4"
     input_group: list[dict[str, Any]] = [{"Type": "OSS", "Media": source}]
     if rng.random() < 0.08:  # an audio-video merge: two inputs
@@ -278,6 +305,30 @@ def _transcode(f: Facts) -> dict[str, Any]:
             }
         )
 
+    if g:  # a submitted job shows what the request gave
+        trigger = "API"
+        name = str(g.get("Name") or name)
+        user_data = g.get("UserData")
+        given_inputs = [item for item in g.get("InputGroup") or () if isinstance(item, dict)]
+        if given_inputs:
+            input_group = [dict(item) for item in given_inputs]
+        schedule = _obj(g.get("ScheduleConfig"))
+        pipeline = str(schedule.get("PipelineId") or pipeline)
+        priority = _priority(schedule.get("Priority"), 6)
+        for out, item in zip(outputs, given_outputs, strict=True):
+            given_out = _obj(item.get("Output"))
+            media = str(given_out.get("Media") or out["Output"]["Media"])
+            out_bucket, out["key"] = _split_oss(media, bucket)
+            out["bucket"] = out_bucket
+            out["ext"] = out["key"].rsplit(".", 1)[-1] if "." in out["key"] else "mp4"
+            out["Output"] = {"Type": str(given_out.get("Type") or "OSS"), "Media": media}
+            if isinstance(item.get("ProcessConfig"), dict):
+                out["ProcessConfig"] = item["ProcessConfig"]
+                template = (item["ProcessConfig"].get("Transcode") or {}).get("TemplateId")
+                for template_id, _label, width, height, kbps in _TEMPLATES:
+                    if template == template_id:
+                        out["width"], out["height"], out["kbps"] = width, height, kbps
+
     running = f.progress is not None
     elapsed = f.duration * (f.progress if running else 1.0)  # type: ignore[operator]
     finish = f.submit + f.duration
@@ -318,7 +369,7 @@ def _transcode(f: Facts) -> dict[str, Any]:
             sub["OutFileMeta"] = {
                 "FileBasicInfo": {
                     "FileName": out["key"].rsplit("/", 1)[-1],
-                    "FileUrl": _out_url(bucket, region, out["key"]),
+                    "FileUrl": _out_url(out.get("bucket", bucket), region, out["key"]),
                     "FileStatus": "Normal",
                     "FileType": "transcode_file",
                     "FileSize": str(size),
@@ -420,13 +471,33 @@ def _media_producing(f: Facts) -> dict[str, Any]:
         ],
         "AudioTracks": [{"AudioTrackClips": [{"MediaId": clip_b}]}],
     }
+    clips = json.dumps(
+        {"Title": f"{show} #{f.index}", "Video1": clip_a, "Video2": clip_b}, separators=(",", ":")
+    )
+    timeline_text = json.dumps(timeline, separators=(",", ":"))
+    media_url = _out_url(bucket, region, key)
+    g = f.given or {}
+    if g:  # a submitted job shows what the request gave
+        project_id = str(g.get("ProjectId") or project_id)
+        use_template = bool(g.get("TemplateId"))
+        template_id = str(g.get("TemplateId") or "")
+        clips = str(g.get("ClipsParam") or "")
+        timeline_text = str(g.get("Timeline") or timeline_text)
+        user_data = g.get("UserData")
+        vod = g.get("OutputMediaTarget") == "vod-media"
+        batch_sub = False
+        config = _obj(g.get("OutputMediaConfig"))
+        given_url = str(config.get("MediaURL") or "")
+        if given_url.startswith("oss://"):
+            out_bucket, out_key = _split_oss(given_url, bucket)
+            media_url = _out_url(out_bucket, region, out_key)
+        elif given_url:
+            media_url = given_url
     job: dict[str, Any] = {"JobId": f.job_id, "ProjectId": project_id}
     if use_template:
         job["TemplateId"] = template_id
-        job["ClipsParam"] = json.dumps(
-            {"Title": f"{show} #{f.index}", "Video1": clip_a, "Video2": clip_b}, separators=(",", ":")
-        )
-    job["Timeline"] = json.dumps(timeline, separators=(",", ":"))
+        job["ClipsParam"] = clips
+    job["Timeline"] = timeline_text
     running = f.progress is not None
     if running:
         p = float(f.progress or 0.0)
@@ -442,7 +513,7 @@ def _media_producing(f: Facts) -> dict[str, Any]:
         job["Progress"] = 100 if f.outcome == SUCCESS else int(rng.uniform(0, 90))
     job["MediaId"] = media_id
     if not running and f.outcome == SUCCESS:
-        job["MediaURL"] = _out_url(bucket, region, key)
+        job["MediaURL"] = media_url
         job["Duration"] = media_seconds
         if vod:
             job["VodMediaId"] = vod_media_id
@@ -493,11 +564,49 @@ def _snapshot(f: Facts) -> dict[str, Any]:
         out_key = f"snapshots/{day}/{show}-{f.index:05d}/cover.jpg"
     else:
         out_key = f"snapshots/{day}/{show}-{f.index:05d}/frame-{{Count}}.jpg"
-    config = {"Type": kind, "Count": count, "Interval": rng.choice((1, 5, 10)), "Width": 640, "Height": 360}
+    config: dict[str, Any] = {
+        "Type": kind,
+        "Count": count,
+        "Interval": rng.choice((1, 5, 10)),
+        "Width": 640,
+        "Height": 360,
+    }
+    name = f"{show}-{f.index:05d}-{kind.lower()}"
+    input_media, output_media = f"oss://{bucket}/{in_key}", f"oss://{bucket}/{out_key}"
+    input_type = output_type = "OSS"
+    g = f.given or {}
+    if g:  # a submitted job shows what the request gave
+        trigger = "API"
+        name = str(g.get("Name") or "")
+        user_data = g.get("UserData")
+        given_in = _obj(g.get("Input"))
+        given_out = _obj(g.get("Output"))
+        input_media = str(given_in.get("Media") or input_media)
+        input_type = str(given_in.get("Type") or "OSS")
+        output_media = str(given_out.get("Media") or output_media)
+        output_type = str(given_out.get("Type") or "OSS")
+        bucket, in_key = _split_oss(input_media, bucket)
+        out_bucket, out_key = _split_oss(output_media, bucket)
+        template = _obj(g.get("TemplateConfig"))
+        template_id = str(template.get("TemplateId") or template_id)
+        overwrite = template.get("OverwriteParams")
+        if isinstance(overwrite, dict):
+            config = dict(overwrite)
+            kind = str(config.get("Type") or kind)
+            count = _priority(config.get("Count"), count)
+        else:
+            config = {}
+        schedule = _obj(g.get("ScheduleConfig"))
+        pipeline = str(schedule.get("PipelineId") or pipeline)
+    else:
+        out_bucket = bucket
     running = f.progress is not None
+    template_config: dict[str, Any] = {"TemplateId": template_id}
+    if config:
+        template_config["OverwriteParams"] = config
     job: dict[str, Any] = {
         "JobId": f.job_id,
-        "Name": f"{show}-{f.index:05d}-{kind.lower()}",
+        "Name": name,
         "Status": "Init" if running else ("Success" if f.outcome == SUCCESS else "Fail"),
         "Type": kind,
         "Async": True,
@@ -505,19 +614,9 @@ def _snapshot(f: Facts) -> dict[str, Any]:
         "TriggerSource": trigger,
         "PipelineId": pipeline,
         "TemplateId": template_id,
-        "TemplateConfig": json.dumps(
-            {"TemplateId": template_id, "OverwriteParams": config}, separators=(",", ":")
-        ),
-        "Input": {
-            "Type": "OSS",
-            "Media": f"oss://{bucket}/{in_key}",
-            "OssFile": _oss(bucket, region, in_key),
-        },
-        "Output": {
-            "Type": "OSS",
-            "Media": f"oss://{bucket}/{out_key}",
-            "OssFile": _oss(bucket, region, out_key),
-        },
+        "TemplateConfig": json.dumps(template_config, separators=(",", ":"), ensure_ascii=False),
+        "Input": {"Type": input_type, "Media": input_media, "OssFile": _oss(bucket, region, in_key)},
+        "Output": {"Type": output_type, "Media": output_media, "OssFile": _oss(out_bucket, region, out_key)},
     }
     if not running and f.outcome != SUCCESS:
         job["Code"], job["Message"] = fail
@@ -556,6 +655,21 @@ def _file_meta(
     }
 
 
+def _dims(template_id: Any) -> tuple[int, int, int]:
+    """Width, height and kbps of a known template (720p for any other)."""
+    for known, _label, width, height, kbps in _TEMPLATES:
+        if template_id == known:
+            return width, height, kbps
+    return 1280, 720, 2000
+
+
+def _convert_output(item: Mapping[str, Any], bucket: str) -> tuple[str, str, tuple[int, int, int]]:
+    output_file = _obj(item.get("OutputFile"))
+    name = str(item.get("Name") or "output")
+    media = str(output_file.get("Media") or f"oss://{bucket}/converted/{name}.mp4")
+    return name, media, _dims(item.get("TemplateId"))
+
+
 def _media_convert(f: Facts) -> dict[str, Any]:
     rng = random.Random(f"convert-{f.job_id}")
     show = rng.choice(SHOWS)
@@ -569,7 +683,6 @@ def _media_convert(f: Facts) -> dict[str, Any]:
     client_token = hex32(rng)
     request_id = _request_id(rng)
     user_data = _user_data(rng, show)
-    task_ids = [hex32(rng) for _ in range(n_out + 3)]
     bad = rng.randrange(n_out)
     fail = rng.choice(_CONVERT_FAILS)
     seconds = round(rng.uniform(20, 3600), 3)
@@ -606,12 +719,38 @@ def _media_convert(f: Facts) -> dict[str, Any]:
                 ],
             }
         ]
+    g = f.given or {}
+    if g:  # a submitted job shows what the request gave
+        config = dict(g["Config"]) if isinstance(g.get("Config"), dict) else {}
+        pipeline = str(g.get("PipelineId") or pipeline)
+        user_data = g.get("UserData")
+        client_token = str(g.get("ClientToken") or client_token)
+    # (name, media, dims) of every output and every output group's outputs, from the config
+    file_outputs = [
+        _convert_output(item, bucket) for item in config.get("Outputs") or () if isinstance(item, dict)
+    ]
+    groups: list[tuple[str, list[tuple[str, str, tuple[int, int, int]]]]] = []
+    for item in config.get("OutputGroups") or ():
+        if isinstance(item, dict):
+            group_config = _obj(item.get("GroupConfig"))
+            file_base = _obj(group_config.get("OutputFileBase"))
+            base_media = str(file_base.get("Media") or f"oss://{bucket}/{base}/group/").rstrip("/")
+            members = []
+            for output in item.get("Outputs") or ():
+                if isinstance(output, dict):
+                    out_name = str(output.get("Name") or output.get("OutputFileName") or "output")
+                    media = f"{base_media}/{output.get('OutputFileName') or out_name}.m3u8"
+                    members.append((out_name, media, _dims(output.get("TemplateId"))))
+            groups.append((str(item.get("Name") or "group"), members))
+    with_group = bool(groups)
+    n_out = max(1, len(file_outputs))
+    bad %= n_out
     running = f.progress is not None
     p = float(f.progress or 0.0) if running else 1.0
     outcome = f.outcome
 
     def detail(i: int, name: str, media: str, dims: tuple[int, int, int], task: str) -> dict[str, Any]:
-        end = ends[i % n_out]
+        end = ends[i % len(ends)]
         d: dict[str, Any] = {"Name": name, "TaskId": task}
         if running:
             if p <= 0:
@@ -633,8 +772,8 @@ def _media_convert(f: Facts) -> dict[str, Any]:
         if status in ("Success", "Failed", "Skipped"):
             d["FinishTime"] = format_time(f.submit + min(end, 1.0) * f.duration)
         if status == "Success":
-            key = media.split("/", 3)[-1]
-            url = _out_url(bucket, region, key)
+            out_bucket, key = _split_oss(media, bucket)
+            url = _out_url(out_bucket, region, key) if media.startswith("oss://") else media
             d["Result"] = {
                 "OutputFile": {"Type": "OSS", "Media": media, "Url": url},
                 "OutFileMeta": _file_meta(key.rsplit("/", 1)[-1], url, seconds, *dims, region),
@@ -643,9 +782,9 @@ def _media_convert(f: Facts) -> dict[str, Any]:
             d["Code"], d["Message"] = fail
         return d
 
+    tasks = random.Random(f"tasks-{f.job_id}")
     details = [
-        detail(i, label, f"oss://{bucket}/{base}/{label}.mp4", (width, height, kbps), task_ids[i])
-        for i, (_template, label, width, height, kbps) in enumerate(templates)
+        detail(i, name, media, dims, hex32(tasks)) for i, (name, media, dims) in enumerate(file_outputs)
     ]
     job: dict[str, Any] = {
         "JobId": f.job_id,
@@ -674,17 +813,21 @@ def _media_convert(f: Facts) -> dict[str, Any]:
         )
         if job["State"] == "Inited":
             group_status = "Init"
-        group: dict[str, Any] = {"Name": "hls", "TaskId": task_ids[-1], "Status": group_status}
-        group["CreateTime"] = format_time(f.submit)
-        if not running:
-            group["FinishTime"] = format_time(f.submit + f.duration)
-        group["Outputs"] = [
-            detail(j, name, f"oss://{bucket}/{base}/hls/{name[4:]}.m3u8", dims, task_ids[n_out + j])
-            for j, (name, dims) in enumerate((("hls-720p", (1280, 720, 2000)), ("hls-480p", (854, 480, 900))))
-        ]
-        if job["State"] == "Error":
-            group["Code"], group["Message"] = fail
-        job["OutputGroupDetails"] = [group]
+        group_details = []
+        for group_name, members in groups:
+            group: dict[str, Any] = {"Name": group_name, "TaskId": hex32(tasks), "Status": group_status}
+            group["CreateTime"] = format_time(f.submit)
+            if not running:
+                group["FinishTime"] = format_time(f.submit + f.duration)
+            # a group's outputs succeed or are skipped with it (index n_out: never the failing one)
+            group["Outputs"] = [
+                detail(n_out + j, name, media, dims, hex32(tasks))
+                for j, (name, media, dims) in enumerate(members)
+            ]
+            if job["State"] == "Error":
+                group["Code"], group["Message"] = fail
+            group_details.append(group)
+        job["OutputGroupDetails"] = group_details
     if user_data is not None:
         job["UserData"] = user_data
     job["CreateTime"] = format_time(f.created)
@@ -755,8 +898,9 @@ def seeded_facts(kind: str, count: int, seed: int, *, anchor: float, days: float
     """The facts of the seeded jobs of ``kind``, in generation order.
 
     Finished jobs were created over the ``days`` before ``anchor`` and finished before
-    it. A few (:data:`RUNNING_SHARE`) were submitted in the four minutes before the
-    anchor and are still running: their ``progress`` is how far along they are.
+    it. A few (:data:`RUNNING_SHARE`) were submitted minutes before the anchor and are
+    still running (see :func:`~ice_widgets.emulator._constants.running_plan`): their
+    ``progress`` is how far along they are.
     Durations come from :func:`~ice_widgets.emulator._constants.draw_duration` for every
     kind, scaled by :data:`DURATION_SCALE`.
     """
@@ -770,10 +914,9 @@ def seeded_facts(kind: str, count: int, seed: int, *, anchor: float, days: float
         duration = draw_duration(rng, scale)
         queued = rng.choice((0.0, 0.0, 0.0, 1.0, 2.0))
         if running:
-            age = rng.uniform(5.0, 240.0)
-            duration = min(max(duration, age + 10.0), max(age + 10.0, 300.0 * scale))
-            created = anchor - age - queued
-            yield Facts(job_id, index, created, created + queued, duration, outcome, age / duration)
+            duration, done = running_plan(job_id, scale)
+            created = anchor - done * duration - queued
+            yield Facts(job_id, index, created, created + queued, duration, outcome, done)
             continue
         created = anchor - rng.uniform(0.0, span)
         if created + queued + duration > anchor - 1.0:  # would still run: it started earlier

@@ -69,7 +69,7 @@ from urllib.parse import unquote_plus
 
 from ice_widgets import _signing
 from ice_widgets.emulator import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
-from ice_widgets.emulator._data import ApiError, JobStore, parse_api_time
+from ice_widgets.emulator._data import ApiError, JobStore, _dumps, parse_api_time
 from ice_widgets.emulator._kinds import KIND_SPECS, KINDS, OTHER_KINDS
 
 __all__ = [
@@ -772,7 +772,92 @@ class _App:
         return self.ok(b",".join(parts), self.request_id())
 
     def _submit_kind(self, store: JobStore, params: Mapping[str, str]) -> _Answer:
-        raise _api_error(404, "InvalidAction.NotFound")
+        given: dict[str, Any] = {}
+        kind = store.kind
+        for name in (
+            "Name",
+            "UserData",
+            "ClientToken",
+            "PipelineId",
+            "ProjectId",
+            "TemplateId",
+            "ClipsParam",
+        ):
+            if params.get(name):
+                given[name] = params[name]
+        if kind == "transcode":
+            given["InputGroup"] = _json_param(params, "InputGroup", list)
+            given["OutputGroup"] = _json_param(params, "OutputGroup", list)
+            if not given["InputGroup"] or not all(
+                isinstance(item, dict) and item.get("Media") and item.get("Type")
+                for item in given["InputGroup"]
+            ):
+                raise _invalid("InputGroup", "Each input needs Type and Media.")
+            if not given["OutputGroup"]:
+                raise _invalid("OutputGroup", "At least one output is required.")
+            for item in given["OutputGroup"]:
+                output = item.get("Output") if isinstance(item, dict) else None
+                process = item.get("ProcessConfig") if isinstance(item, dict) else None
+                if not isinstance(output, dict) or not output.get("Media") or not output.get("Type"):
+                    raise _invalid("OutputGroup", "Each item needs Output.Type and Output.Media.")
+                if not isinstance(process, dict) or not isinstance(process.get("Transcode"), dict):
+                    raise _invalid("OutputGroup", "Each item needs ProcessConfig.Transcode.")
+            if params.get("ScheduleConfig"):
+                given["ScheduleConfig"] = _schedule_param(params)
+        elif kind == "media_producing":
+            if not (params.get("ProjectId") or params.get("Timeline") or params.get("TemplateId")):
+                raise _missing("ProjectId, Timeline or TemplateId")
+            if params.get("TemplateId") and not params.get("ClipsParam"):
+                raise _missing("ClipsParam")
+            if params.get("Timeline"):
+                _json_param(params, "Timeline", dict)
+                given["Timeline"] = params["Timeline"]
+            config = _json_param(params, "OutputMediaConfig", dict)
+            target = params.get("OutputMediaTarget") or "oss-object"
+            if target not in ("oss-object", "vod-media", "S3"):
+                raise _invalid("OutputMediaTarget", "Valid values: oss-object, vod-media, S3.")
+            if target != "vod-media" and not config.get("MediaURL"):
+                raise _invalid("OutputMediaConfig", "MediaURL is required for an OSS output.")
+            if target == "vod-media" and not (config.get("StorageLocation") and config.get("FileName")):
+                raise _invalid(
+                    "OutputMediaConfig", "StorageLocation and FileName are required for a VOD output."
+                )
+            given["OutputMediaConfig"] = config
+            given["OutputMediaTarget"] = target
+        elif kind == "snapshot":
+            for name in ("Input", "Output"):
+                value = _json_param(params, name, dict)
+                if not value.get("Media") or not value.get("Type"):
+                    raise _invalid(name, f"{name}.Type and {name}.Media are required.")
+                given[name] = value
+            template = _json_param(params, "TemplateConfig", dict)
+            if not template.get("TemplateId"):
+                raise _invalid("TemplateConfig", "TemplateConfig.TemplateId is required.")
+            given["TemplateConfig"] = template
+            if params.get("ScheduleConfig"):
+                given["ScheduleConfig"] = _json_param(params, "ScheduleConfig", dict)
+        else:  # media_convert
+            config = _json_param(params, "Config", dict)
+            inputs = config.get("Inputs")
+            if not isinstance(inputs, list) or not inputs:
+                raise _invalid("Config", "Config.Inputs needs at least one input.")
+            if not config.get("Outputs") and not config.get("OutputGroups"):
+                raise _invalid("Config", "Config needs Outputs or OutputGroups.")
+            given["Config"] = config
+        job = store.submit_kind(given)
+        self.stats.submitted += 1
+        spec = KIND_SPECS[kind]
+        if kind == "transcode":
+            body: dict[str, Any] = {spec.get_key: job}
+        elif kind == "media_producing":
+            body = {"JobId": job["JobId"], "MediaId": job.get("MediaId"), "ProjectId": job.get("ProjectId")}
+            if given.get("OutputMediaTarget") == "vod-media":
+                body["VodMediaId"] = job.get("VodMediaId") or job.get("MediaId")
+        elif kind == "snapshot":
+            body = {"JobId": job["JobId"]}
+        else:  # the Submit model's job has no times and no Percent
+            body = {"Job": {k: v for k, v in job.items() if k not in ("CreateTime", "FinishTime", "Percent")}}
+        return self.ok(_dumps(body)[1:-1], self.request_id())
 
 
 def _same(a: str, b: str) -> bool:
@@ -791,6 +876,19 @@ def _json_param(params: Mapping[str, str], name: str, kind: type) -> Any:
     if not isinstance(value, kind):
         raise _invalid(name, f"It must be a JSON {'array' if kind is list else 'object'}.")
     return value
+
+
+def _schedule_param(params: Mapping[str, str]) -> dict[str, Any]:
+    schedule: dict[str, Any] = _json_param(params, "ScheduleConfig", dict)
+    priority = schedule.get("Priority")
+    if priority is not None:
+        try:
+            value = int(priority)
+        except (TypeError, ValueError):
+            raise _invalid("ScheduleConfig.Priority", "It must be an integer from 1 to 10.") from None
+        if not 1 <= value <= 10:
+            raise _invalid("ScheduleConfig.Priority", "It must be an integer from 1 to 10.")
+    return schedule
 
 
 def _parse_query(query: str) -> dict[str, str]:
@@ -1121,12 +1219,13 @@ class _Runner:
             progress_seconds=progress_seconds,
             progress_seeded=progress_seeded,
         )
-        # the other kinds' data sets are built on first use (a packaging-only run pays nothing);
-        # every option but the count is the packaging store's, the anchor included
+        # the other kinds' data sets are built on first use (a packaging-only run pays nothing),
+        # with the packaging store's options; without an explicit anchor, a kind's data set
+        # leads up to the moment it is built, so it looks current whenever it is first seen
         self._store_options: dict[str, Any] = {
             "seed": seed,
             "hostile": hostile,
-            "anchor": self.store.anchor,
+            "anchor": anchor,
             "progress_seconds": progress_seconds,
             "progress_seeded": progress_seeded,
         }
@@ -1223,7 +1322,8 @@ class Emulator:
     hostile
         Number of extra jobs carrying injection payloads in every field.
     anchor
-        POSIX time the seeded times lead up to (default: midnight UTC today).
+        POSIX time the seeded times lead up to (default: now; the other kinds: the moment
+        their data set is first used). Give one for data that is the same on every run.
     progress_seconds
         Average time a submitted job stays ``Init``.
     progress_seeded
@@ -1565,7 +1665,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--anchor",
         type=float,
         default=None,
-        help="POSIX time seeded jobs lead up to (default: midnight UTC today)",
+        help="POSIX time seeded jobs lead up to (default: now)",
     )
     parser.add_argument(
         "--progress-seconds", type=float, default=3.0, help="how long submitted jobs stay Init (default 3)"
