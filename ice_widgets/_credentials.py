@@ -233,10 +233,18 @@ class RefreshingCredentialsProvider(CredentialsProvider):
         Epoch seconds (``time.time``); tests may replace it.
     """
 
-    def __init__(self, fetch: Fetch, source: str, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        fetch: Fetch,
+        source: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        unknown_ttl: float = UNKNOWN_EXPIRY_TTL,
+    ) -> None:
         self._fetch = fetch
         self.source = source
         self._clock = clock
+        self._unknown_ttl = unknown_ttl
         self._lock = threading.Lock()
         self._current: Credential | None = None
         self._renew_at = 0.0
@@ -323,7 +331,7 @@ class RefreshingCredentialsProvider(CredentialsProvider):
             pending.set_exception(error)
             return
         with self._lock:
-            if self._current is not None:
+            if self._current is not None and credential != self._current:
                 self.renewals += 1
             self._install(credential, expires, self._clock())
             self._pending = None
@@ -333,8 +341,7 @@ class RefreshingCredentialsProvider(CredentialsProvider):
         self._current = credential
         self._expires = expires
         if expires is None:
-            self._renew_at = now + UNKNOWN_EXPIRY_TTL
-            self._wait_at = now + UNKNOWN_EXPIRY_TTL
+            self._renew_at = self._wait_at = now + self._unknown_ttl
             return
         life = max(0.0, expires - now)
         self._renew_at = expires - min(RENEW_AHEAD, life / 3)
@@ -352,11 +359,14 @@ class RefreshingCredentialsProvider(CredentialsProvider):
         return credential, expires
 
 
-class ObjectCredentialsProvider(CredentialsProvider):
+class ObjectCredentialsProvider(RefreshingCredentialsProvider):
     """An official ``alibabacloud_credentials`` client (or anything with ``get_credential()``).
 
-    The credential is cached for ``ttl`` seconds: the official client refreshes RAM role
-    and STS credentials itself, and asking it on every request would cost CPU.
+    The object is asked again every ``ttl`` seconds (the official client refreshes RAM role
+    and STS credentials itself; asking it on every request would cost CPU), in a worker
+    thread like every renewal: an event loop never waits on the object's network I/O, and
+    its async path (whose refresh lock blocks the loop when two coroutines ask at once) is
+    not used.
     """
 
     def __init__(self, obj: Any, *, ttl: float = 10.0) -> None:
@@ -367,75 +377,17 @@ class ObjectCredentialsProvider(CredentialsProvider):
                 code="InvalidCredentials",
             )
         self._obj = obj
-        self._ttl = ttl
-        self._lock = threading.Lock()
-        self._cached: Credential | None = None
-        self._expires = 0.0
-        self.source = f"credentials object ({type(obj).__module__}.{type(obj).__name__})"
+        super().__init__(
+            self._fetch_unknown_expiry,
+            f"credentials object ({type(obj).__module__}.{type(obj).__name__})",
+            clock=time.monotonic,
+            unknown_ttl=ttl,
+        )
 
-    def get(self) -> Credential:
-        """Return a cached credential, asking the object again after ``ttl`` seconds."""
-        now = time.monotonic()
-        cached = self._cached
-        if cached is not None and now < self._expires:
-            return cached
-        with self._lock:
-            if self._cached is not None and now < self._expires:
-                return self._cached
-            credential = self._fetch()
-            if self._cached is not None and credential != self._cached:
-                self.renewals += 1
-            self._cached = credential
-            self._expires = now + self._ttl
-            return credential
+    def _fetch_unknown_expiry(self) -> tuple[Credential, float | None]:
+        return self._ask(), None
 
-    async def aget(self) -> Credential:
-        """Like :meth:`get`, but a refresh uses the object's ``get_credential_async`` if it has one.
-
-        A RAM-role refresh does network I/O; the event loop must not wait on it.
-        """
-        cached = self._cached
-        if cached is not None and time.monotonic() < self._expires:
-            return cached
-        getter = getattr(self._obj, "get_credential_async", None)
-        if getter is None:
-            return self.get()
-        try:
-            model = await getter()
-        except CredentialsError:
-            raise
-        except Exception as exc:
-            raise CredentialsError(
-                f"the credentials object failed to give a credential: {type(exc).__name__}",
-                code="CredentialsProviderFailed",
-            ) from None
-        credential = self._from_model(model)
-        with self._lock:
-            if self._cached is not None and credential != self._cached:
-                self.renewals += 1
-            self._cached = credential
-            self._expires = time.monotonic() + self._ttl
-        return credential
-
-    def invalidate(self, credential: Credential) -> bool:
-        """Ask the object again on the next request (it refreshes expired tokens itself)."""
-        with self._lock:
-            if self._cached == credential:
-                self._expires = 0.0
-        return True
-
-    @staticmethod
-    def _from_model(model: Any) -> Credential:
-        ak = getattr(model, "access_key_id", None)
-        secret = getattr(model, "access_key_secret", None)
-        token = getattr(model, "security_token", None)
-        if not ak or not secret:
-            raise CredentialsError(
-                "the credentials object gave no access key ID or secret", code="CredentialsProviderFailed"
-            )
-        return Credential(str(ak), str(secret), str(token) if token else None)
-
-    def _fetch(self) -> Credential:
+    def _ask(self) -> Credential:
         obj = self._obj
         try:
             if hasattr(obj, "get_credential"):

@@ -234,8 +234,9 @@ def test_credentials_object_is_used_and_cached(home: Path, monkeypatch: pytest.M
     first = provider.get()
     assert first == Credential("STS.rotated1", SECRET, TOKEN)
     assert provider.get() is first and fake.calls == 1, "cached briefly"
-    provider._expires = 0.0  # type: ignore[attr-defined]
+    assert provider.invalidate(first)  # the service refused it: the object is asked again
     assert provider.get().access_key_id == "STS.rotated2", "asked again once the cache expires"
+    assert provider.renewals == 1
     assert "FakeOfficial" in provider.source
 
 
@@ -271,13 +272,19 @@ def test_failing_credentials_object(home: Path) -> None:
         resolve_credentials(credentials=object())
 
 
-def test_async_client_refreshes_through_get_credential_async(home: Path) -> None:
+def test_async_client_never_waits_on_the_object_in_its_loop(home: Path) -> None:
     import asyncio
+    import threading
 
     class AsyncOfficial(FakeOfficial):
         def __init__(self) -> None:
             super().__init__()
             self.async_calls = 0
+            self.threads: set[str] = set()
+
+        def get_credential(self) -> FakeModel:
+            self.threads.add(threading.current_thread().name)
+            return super().get_credential()
 
         async def get_credential_async(self) -> FakeModel:
             self.async_calls += 1
@@ -296,10 +303,11 @@ def test_async_client_refreshes_through_get_credential_async(home: Path) -> None
         async with AsyncClient(
             endpoint="http://127.0.0.1:1", credentials=fake, transport=httpx.MockTransport(handler)
         ) as client:
-            for _ in range(3):
-                assert (await client.get_package_job("j")).job_id == "j"
+            results = await asyncio.gather(*(client.get_package_job("j") for _ in range(20)))
+            assert all(job.job_id == "j" for job in results)
 
     asyncio.run(main())
-    assert fake.async_calls == 1 and fake.calls == 0, "the event loop never waits on a blocking refresh"
-    assert all("Credential=STS.async," in r.headers["authorization"] for r in seen)
+    assert fake.calls == 1 and fake.async_calls == 0, "asked once, for every coroutine"
+    assert fake.threads == {"ice-widgets-credentials"}, "in a worker thread, not in the loop"
+    assert all("Credential=STS.rotated1," in r.headers["authorization"] for r in seen)
     assert all(r.headers["x-acs-security-token"] == TOKEN for r in seen)
