@@ -310,6 +310,9 @@ class RefreshingCredentialsProvider(CredentialsProvider):
             pending = self._pending
             if pending is None:
                 pending = self._pending = concurrent.futures.Future()
+                # Running: a waiter that is cancelled (Ctrl-C in a batch) cannot cancel it
+                # for everyone else (asyncio.wrap_future cancels the future it wraps).
+                pending.set_running_or_notify_cancel()
                 thread = threading.Thread(
                     target=self._renew, args=(pending,), name="ice-widgets-credentials", daemon=True
                 )
@@ -321,7 +324,8 @@ class RefreshingCredentialsProvider(CredentialsProvider):
     def _renew(self, pending: concurrent.futures.Future[Credential]) -> None:
         try:
             credential, expires = self._checked_fetch()
-        except CredentialsError as error:
+        except BaseException as exc:  # the waiters must always get an answer
+            error = exc if isinstance(exc, CredentialsError) else _failure(self.source, exc)
             with self._lock:
                 self._pending = None
                 now = self._clock()

@@ -157,6 +157,29 @@ def test_event_loops_await_the_renewal_without_blocking() -> None:
     assert source.calls == 2
 
 
+def test_a_cancelled_waiter_does_not_cancel_the_renewal_for_the_others() -> None:
+    """Ctrl-C cancels a batch's coroutines while they await a renewal: it still completes."""
+    clock = Clock()
+    source = Source(clock)
+    provider = RefreshingCredentialsProvider(source, "test source", clock=clock)
+    provider.prime()
+    source.gate = threading.Event()
+    clock.now += 3600 + 1
+
+    async def main() -> None:
+        waiter = asyncio.create_task(provider.aget())
+        await asyncio.sleep(0.05)
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+
+    asyncio.run(main())
+    source.gate.set()
+    assert provider.get().access_key_id == "STS.n2"
+    assert asyncio.run(provider.aget()).access_key_id == "STS.n2"
+    assert source.calls == 2
+
+
 def test_threads_and_a_loop_share_one_renewal() -> None:
     clock = Clock()
     source = Source(clock)

@@ -264,9 +264,8 @@ def test_cli_profiles_in_every_mode_the_emulator_serves(
                     "sts_token": static_token,
                 }
             ],
-            current="sts",
         )
-        with Client(endpoint=sts_only.endpoint) as client:
+        with Client(endpoint=sts_only.endpoint, profile="sts") as client:
             assert client.get_package_job(sts_only.job_ids[0]).job_id == sts_only.job_ids[0]
             assert client.credentials_source == f"aliyun CLI profile 'sts' in {path}"
 
