@@ -526,3 +526,15 @@ def test_cli_external_mode_is_handed_to_the_official_provider(
             f" (aliyun CLI profile 'default', mode External, {path})"
         )
     assert sources.counts["uri"] == 1
+
+
+def test_a_credentials_uri_is_named_without_its_query(
+    clean: Path, monkeypatch: pytest.MonkeyPatch, sources: CredentialSources, sts_emulator: Emulator
+) -> None:
+    """A sidecar URI may carry a token in its query or user info: the source never shows them."""
+    uri = sources.uri.replace("http://", "http://user:pass-Zq81@") + "?auth=sidecar-token-Xw47"
+    monkeypatch.setenv("ALIBABA_CLOUD_CREDENTIALS_URI", uri)
+    with Client(endpoint=sts_emulator.endpoint) as client:
+        assert client.credentials_source == f"alibabacloud_credentials: credentials URI {sources.uri}"
+        assert "sidecar-token-Xw47" not in repr(client) and "pass-Zq81" not in repr(client)
+        assert client.get_package_job(sts_emulator.job_ids[0]).job_id == sts_emulator.job_ids[0]
