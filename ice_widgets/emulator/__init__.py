@@ -2,15 +2,19 @@
 
 It speaks the real wire protocol (RPC, ``POST /`` or ``GET /``, parameters in the query
 string, JSON answers and JSON errors with ``RequestId``/``HostId``/``Code``/``Message``/
-``Recommend``) for GetPackageJob, ListPackageJobs and SubmitPackageJob, and verifies
-ACS3-HMAC-SHA256 (V3) and HMAC-SHA1 (V1) signatures, STS tokens, nonces and dates.
-The official Alibaba Cloud SDK works against it unchanged (``tests/test_official_sdk.py``).
+``Recommend``) for Get, List and Submit of every job kind (packaging, transcode, media
+producing, snapshot, media convert: ``GetPackageJob``, ``ListTranscodeJobs``,
+``SubmitMediaConvertJob``...), and verifies ACS3-HMAC-SHA256 (V3) and HMAC-SHA1 (V1)
+signatures, STS tokens, nonces and dates. The official Alibaba Cloud SDK works against it
+unchanged and parses every key it sends (``tests/test_official_sdk.py``,
+``tests/test_official_sdk_kinds.py``).
 
 In a test or a notebook::
 
     from ice_widgets.emulator import Emulator
     with Emulator(jobs=1000, seed=1, fault_rate=0.1, qps=200) as emu:
         emu.endpoint, emu.job_ids, emu.expected(emu.job_ids[0]), emu.stats
+        emu.ids("transcode"), emu.kind_of(job_id), emu.expected(job_id)  # every kind
         emu.configure(fault_rate=0.0, latency_ms=50)
 
 In a shell (prints one line, ``ICE emulator listening on http://127.0.0.1:PORT``, and

@@ -575,8 +575,8 @@ class JobStore:
 
     @property
     def pending(self) -> int:
-        """How many submitted jobs are still running."""
-        return len(self._pending)
+        """How many jobs are still to change (submitted, or seeded and progressing)."""
+        return len({entry[2] for entry in self._pending})
 
     # -- listing -------------------------------------------------------------------------------
 
