@@ -19,6 +19,7 @@ import pytest
 from ice_widgets.emulator import Emulator
 from ice_widgets.emulator._data import parse_api_time
 from ice_widgets.emulator._server import ACTIONS, build_parser
+from ice_widgets.emulator.corpus import INJECTION_PAYLOADS
 from tests._emu_http import HTTP, error_code, raw_exchange, raw_request, v1, v3, v3_request
 
 KINDS = ("transcode", "media_producing", "snapshot", "media_convert")
@@ -79,7 +80,7 @@ ANCHOR = 1_795_000_000.0
 
 @pytest.fixture(scope="module")
 def emu() -> Iterator[Emulator]:
-    with Emulator(jobs=40, seed=5, kind_jobs=150, anchor=ANCHOR, progress_seconds=60) as emulator:
+    with Emulator(jobs=40, seed=5, kind_jobs=150, anchor=ANCHOR, progress_seconds=60, hostile=3) as emulator:
         yield emulator
 
 
@@ -517,10 +518,28 @@ def test_hostile_jobs_of_every_kind_round_trip(kind: str) -> None:
             response = v3(emu, action, {ID_PARAM[kind]: job_id})
             assert response.status_code == 200
             assert response.json()[GET_KEY[kind]] == emu.expected(job_id)
-        payload = emu.expected(hostile[0])
-        assert "<script>" in json.dumps(payload, ensure_ascii=False)
+        for index, job_id in enumerate(hostile):
+            payload = INJECTION_PAYLOADS[index % len(INJECTION_PAYLOADS)]
+            texts = list(_text_leaves(emu.expected(job_id)))
+            assert len(texts) >= 15
+            for path, text in texts:
+                exempt = path[-1] in ("JobId", "ParentJobId") or path[-1].endswith("Time")
+                exempt = exempt or path in ((STATUS_KEY[kind],), ("TranscodeJobList", "Status"))
+                assert exempt or payload in text, (path, text)
         items, _ = list_all(emu, kind, 100)
         assert {item[ID_PARAM[kind]] for item in items} >= set(hostile)
+
+
+def _text_leaves(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str]]:
+    """Every string in a JSON value with its key path (list indices left out)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _text_leaves(item, (*path, key))
+    elif isinstance(value, list):
+        for item in value:
+            yield from _text_leaves(item, path)
+    elif isinstance(value, str):
+        yield path, value
 
 
 def test_add_job_of_a_kind_is_served_as_it_is(emu: Emulator) -> None:

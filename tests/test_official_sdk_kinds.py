@@ -95,8 +95,9 @@ def emu() -> Iterator[Emulator]:
         yield emulator
 
 
-def sdk(emu: Emulator) -> Any:
-    """An official ICE SDK client pointed at the emulator (plain HTTP, no SDK retries)."""
+def sdk(emu: Emulator, algorithm: str | None = None) -> Any:
+    """An official ICE SDK client pointed at the emulator (plain HTTP, no SDK retries);
+    ``algorithm="v2"`` makes it sign with HMAC-SHA1 (V1) instead of ACS3-HMAC-SHA256."""
     config = open_api_models.Config(
         access_key_id=emu.access_key_id,
         access_key_secret=emu.access_key_secret,
@@ -106,6 +107,8 @@ def sdk(emu: Emulator) -> Any:
         read_timeout=10000,
         connect_timeout=5000,
     )
+    if algorithm is not None:
+        config.signature_algorithm = algorithm
     return ice_client.Client(config)
 
 
@@ -137,12 +140,14 @@ def test_key_paths_sees_nested_keys() -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_get_parses_every_key_into_the_sdk_model(emu: Emulator, kind: str) -> None:
+@pytest.mark.parametrize("algorithm", [None, "v2"], ids=["V3", "V1"])
+def test_get_parses_every_key_into_the_sdk_model(emu: Emulator, kind: str, algorithm: str | None) -> None:
     action, id_param, request_class, method, key = GETS[kind]
-    client = sdk(emu)
+    before = dict(emu.stats.signatures)
+    client = sdk(emu, algorithm)
     ids = emu.ids(kind)
     statuses: set[str] = set()
-    for job_id in [*ids[:: max(1, len(ids) // 25)], *emu.hostile_ids_of(kind)]:
+    for job_id in [*ids, *emu.hostile_ids_of(kind)]:  # every job of the kind
         wire = v3(emu, action, {id_param: job_id})
         assert wire.status_code == 200, wire.text
         sent = wire.json()
@@ -157,6 +162,8 @@ def test_get_parses_every_key_into_the_sdk_model(emu: Emulator, kind: str) -> No
         statuses.add(job[status_key])
         assert job[status_key] == sent[key][status_key]
     assert len(statuses) >= 3, statuses
+    used = "HMAC-SHA1" if algorithm else "ACS3-HMAC-SHA256"
+    assert emu.stats.signatures[used] - before[used] >= len(ids)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -476,3 +483,45 @@ def test_client_token_makes_submission_idempotent(live: Emulator) -> None:
     second = getattr(client, method)(request).body.job.job_id
     assert first == second
     assert live.all_job_ids("media_convert").count(first) == 1
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_list_filters_named_as_the_sdk_names_them(emu: Emulator, kind: str) -> None:
+    # the SDK's request models decide the parameter names: status and time window filters
+    _, request_class, method, items_key, token_key, size_param = LISTS[kind]
+    client = sdk(emu)
+    id_key = "ParentJobId" if kind == "transcode" else "JobId"
+    status_key = "State" if kind == "media_convert" else "Status"
+    jobs = {job_id: emu.expected(job_id) for job_id in emu.all_job_ids(kind)}  # hostile ones too
+    status = max(
+        {job[status_key] for job in jobs.values()},
+        key=lambda s: sum(j[status_key] == s for j in jobs.values()),
+    )
+    times = sorted(job["CreateTime"] for job in jobs.values())
+    start, end = times[len(times) // 3], times[2 * len(times) // 3]
+    window = (
+        {"start_time": start, "end_time": end}
+        if kind == "media_producing"
+        else {
+            "start_of_create_time": start,
+            "end_of_create_time": end,
+        }
+    )
+
+    def listed(**filters: Any) -> list[str]:
+        out: list[str] = []
+        token = None
+        while True:
+            request = getattr(M, request_class)(
+                **{_snake(size_param): 50, _snake(token_key): token}, **filters
+            )
+            body = getattr(client, method)(request).body.to_map()
+            out += [item[id_key] for item in body[items_key]]
+            token = body.get(token_key)
+            if not token:
+                return out
+
+    assert sorted(listed(status=status)) == sorted(j for j, job in jobs.items() if job[status_key] == status)
+    inside = sorted(j for j, job in jobs.items() if start <= job["CreateTime"] <= end)
+    assert sorted(listed(**window)) == inside
+    assert 0 < len(inside) < len(jobs)

@@ -44,7 +44,7 @@ from ice_widgets.emulator._kinds import (
     iter_kind_jobs,
     list_item,
 )
-from ice_widgets.emulator.corpus import hostile_jobs, hostile_kind_jobs
+from ice_widgets.emulator.corpus import HOSTILE_T0, HOSTILE_T1, hostile_jobs, hostile_kind_jobs
 
 __all__ = ["ApiError", "JobStore", "Listing", "format_time", "generate_jobs", "parse_api_time"]
 
@@ -177,6 +177,17 @@ def iter_jobs(
         elif quirk < 0.05:
             job["Priority"] = str(job["Priority"])
         yield created, job
+
+
+def _retimed(value: Any, times: Mapping[str, str]) -> Any:
+    """``value`` with every string found in ``times`` replaced by its value (recursively)."""
+    if isinstance(value, dict):
+        return {key: _retimed(item, times) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_retimed(item, times) for item in value]
+    if isinstance(value, str):
+        return times.get(value, value)
+    return value
 
 
 class ApiError(Exception):
@@ -363,6 +374,9 @@ class JobStore:
             else:
                 for data in hostile_kind_jobs(kind, hostile, seed=seed):
                     created = float(int(self.anchor - rng.uniform(3600, 6 * 86400)))
+                    data = _retimed(
+                        data, {HOSTILE_T0: format_time(created), HOSTILE_T1: format_time(created + 300)}
+                    )
                     self._insert(data, created=created)
                     self.hostile_ids.append(str(data[self.id_key]))
         if progress_seeded and kind == "package":

@@ -169,6 +169,47 @@ HOSTILE_STATUSES: dict[str, tuple[str, ...]] = {
 }
 
 
+_FILE_INFO_KEYS = (
+    "FileName",
+    "FileUrl",
+    "FileStatus",
+    "FileType",
+    "FileSize",
+    "Duration",
+    "Bitrate",
+    "Width",
+    "Height",
+    "FormatName",
+    "MediaId",
+    "Region",
+)
+_VIDEO_STREAM_KEYS = (
+    "Index",
+    "Codec_name",
+    "Codec_long_name",
+    "Width",
+    "Height",
+    "Fps",
+    "Bit_rate",
+    "Duration",
+)
+_AUDIO_STREAM_KEYS = ("Index", "CodecName", "Channels", "SampleRate", "Bitrate", "Duration", "Lang")
+
+
+def _file_meta(payload: str) -> dict[str, Any]:
+    """An ``OutFileMeta`` with ``payload`` in every text field."""
+    return {
+        "FileBasicInfo": dict.fromkeys(_FILE_INFO_KEYS, payload),
+        "VideoStreamInfoList": [dict.fromkeys(_VIDEO_STREAM_KEYS, payload)],
+        "AudioStreamInfoList": [dict.fromkeys(_AUDIO_STREAM_KEYS, payload)],
+    }
+
+
+#: The times every hostile job of the other kinds carries (created, finished); the emulator
+#: moves them to where it files the job.
+HOSTILE_T0, HOSTILE_T1 = "2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z"
+
+
 def _kind_job_id(kind: str, index: int, seed: int) -> str:
     return hashlib.md5(f"hostile-{kind}-{seed}-{index}".encode()).hexdigest()
 
@@ -188,7 +229,7 @@ def hostile_kind_job(
         return hostile_job(index, payload, seed=seed, status=status)
     job_id = _kind_job_id(kind, index, seed)
     p = payload
-    t0, t1 = "2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z"
+    t0, t1 = HOSTILE_T0, HOSTILE_T1
     media = {"Type": p, "Media": p}
     user_data = json.dumps({"note": p}, ensure_ascii=False)
     if kind == "transcode":
@@ -201,7 +242,7 @@ def hostile_kind_job(
             "JobCount": 2,
             "TriggerSource": p,
             "RequestId": p,
-            "InputGroup": [dict(media), {"Type": "OSS", "Media": f"oss://bucket/{p}"}],
+            "InputGroup": [dict(media), {"Type": p, "Media": f"oss://bucket/{p}"}],
             "OutputGroup": [
                 {
                     "Output": {"Type": p, "Media": p, "OutputUrl": p},
@@ -222,9 +263,7 @@ def hostile_kind_job(
                     "Status": p,
                     "InputGroup": [{"Type": p, "Media": p, "InputUrl": p}],
                     "Output": {"Type": p, "Media": p, "OutputUrl": p},
-                    "OutFileMeta": {
-                        "FileBasicInfo": {"FileName": p, "FileUrl": p, "FileStatus": p, "Region": p}
-                    },
+                    "OutFileMeta": _file_meta(p),
                     "ProcessConfig": {"Transcode": {"TemplateId": p}},
                     "ScheduleConfig": {"PipelineId": p, "Priority": 5},
                     "RequestId": p,
@@ -240,7 +279,7 @@ def hostile_kind_job(
                     "JobIndex": 1,
                     "Name": p,
                     "Status": "Fail",
-                    "Output": {"Type": "OSS", "Media": p},
+                    "Output": {"Type": p, "Media": p},
                     "SubmitResultJson": {"Code": p, "Message": p},
                     "CreateTime": t0,
                     "FinishTime": t1,
@@ -302,7 +341,7 @@ def hostile_kind_job(
             "FinishTime": t1,
             "Result": {
                 "OutputFile": {"Type": p, "Media": p, "Url": p},
-                "OutFileMeta": {"FileBasicInfo": {"FileName": p, "FileUrl": p}},
+                "OutFileMeta": _file_meta(p),
             },
         }
         return {
