@@ -85,4 +85,4 @@ def running_plan(job_id: str, scale: float = 1.0) -> tuple[float, float]:
     """
     rng = random.Random(f"run-{job_id}")
     duration = min(draw_duration(rng, scale), MAX_RUNNING_AGE * scale)
-    return duration, rng.uniform(0.1, 0.9)
+    return duration, rng.uniform(0.0, 0.9)

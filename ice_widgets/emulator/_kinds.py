@@ -46,6 +46,9 @@ __all__ = [
 KINDS: tuple[str, ...] = ("package", "transcode", "media_producing", "snapshot", "media_convert")
 OTHER_KINDS: tuple[str, ...] = KINDS[1:]
 
+#: Below this progress a running job has not started yet (Init, Inited).
+STARTED = 0.05
+
 #: Outcomes a job is drawn with (what it ends as, whatever it shows now).
 SUCCESS, FAIL, PARTIAL, CANCELLED = "success", "fail", "partial", "cancelled"
 
@@ -343,7 +346,8 @@ def _transcode(f: Facts) -> dict[str, Any]:
         else:
             status = "Success"
         if running and elapsed < sub_done_at:
-            status = "Processing" if elapsed >= starts[i] * f.duration and f.progress else "Init"
+            started = elapsed >= starts[i] * f.duration and (f.progress or 0.0) >= STARTED
+            status = "Processing" if started else "Init"
         sub: dict[str, Any] = {
             "JobId": sub_ids[i],
             "ParentJobId": f.job_id,
@@ -411,7 +415,7 @@ def _transcode(f: Facts) -> dict[str, Any]:
 
     done = sum(1 for s in sub_jobs if s["Status"] in ("Success", "Fail", "Deleted"))
     if running:
-        parent_status = "Processing" if f.progress else "Init"
+        parent_status = "Processing" if (f.progress or 0.0) >= STARTED else "Init"
         percent = min(99, int(100 * (done + f.progress * (n_sub - done)) / n_sub))  # type: ignore[operator]
     else:
         parent_status = "Success" if succeeded else "Fail"
@@ -501,7 +505,7 @@ def _media_producing(f: Facts) -> dict[str, Any]:
     running = f.progress is not None
     if running:
         p = float(f.progress or 0.0)
-        if p <= 0.0:
+        if p < STARTED / 2:
             job["Status"] = "Init"
         elif p < queue_until:
             job["Status"] = "Queuing"
@@ -753,7 +757,7 @@ def _media_convert(f: Facts) -> dict[str, Any]:
         end = ends[i % len(ends)]
         d: dict[str, Any] = {"Name": name, "TaskId": task}
         if running:
-            if p <= 0:
+            if p < STARTED:
                 status = "Init"
             elif p < end:
                 status = "Scheduled"
@@ -794,7 +798,7 @@ def _media_convert(f: Facts) -> dict[str, Any]:
         "Config": config,
     }
     if running:
-        job["State"] = "Running" if p > 0 else "Inited"
+        job["State"] = "Running" if p >= STARTED else "Inited"
         job["Percent"] = int(100 * p)
     elif outcome == SUCCESS:
         job["State"] = "Complete"
