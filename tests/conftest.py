@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,16 @@ _ENV_VARS = (
     "ALIBABA_CLOUD_REGION_ID",
     "ALIBABA_CLOUD_CREDENTIALS_FILE",
 )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say so when a deliberately broken build was under test (``tests/_mutations.py``)."""
+    name = os.environ.get("ICE_WIDGETS_MUTATION")
+    if name:
+        module = sys.modules.get("_ice_widgets_mutations")  # loaded by tests/_mutation_site
+        applied = name in getattr(module, "APPLIED", ())
+        state = "in force" if applied else "NOT applied"
+        terminalreporter.write_line(f"mutation {state}: {name}")
 
 
 @pytest.fixture(scope="module")

@@ -144,6 +144,5 @@ def test_refresh_refetches_only_unfinished_rows() -> None:
 
 
 def test_view_returns_a_jobs_view(frame: pd.DataFrame) -> None:
-    pytest.importorskip("ipywidgets")
     view = frame.ice.view()
     assert type(view).__name__ == "JobsView"

@@ -237,7 +237,8 @@ def test_payloads_are_shown_as_text_not_dropped() -> None:
 
 
 def test_job_card_widget_state_and_mimebundle_are_safe(benign_tags: set[str]) -> None:
-    widgets = pytest.importorskip("ipywidgets")
+    import ipywidgets as widgets
+
     from ice_widgets import JobCard
 
     for raw in HOSTILE[:: max(1, len(HOSTILE) // 20)]:
@@ -303,25 +304,44 @@ def test_odd_ids_become_rows_with_errors(emu: Emulator) -> None:
     ]
     with _client(emu) as client:
         frame = ice_widgets.fetch_jobs([*good, *odd], client=client, progress=False)
-    ids = frame["job_id"].tolist()
-    # Every good job is there and right.
+    # The exact table: one row per distinct input, in input order; every odd ID an error row
+    # with its own code (identical error rows, "" and "   ", None and NaN, are one row each).
+    # Seen failing under the mutation ``odd_ids_dropped`` (tests/_mutations.py), which the
+    # old check (``len(frame) <= ...``) let pass.
+    not_found = "InvalidParameter.ResourceNotFound"
+    control = "InvalidJobId"
+    expected: list[tuple[Any, str | None]] = [
+        *((job_id, None) for job_id in good),
+        (good[0].upper(), not_found),  # another case is another (missing) job
+        ("\x00" + good[1], control),
+        (good[2] + "\r\nX-Injected: 1", control),
+        ("\x1b[31m" + good[3], control),
+        ("\u202e" + good[4], control),
+        ("a" * 256, "InvalidJobId"),  # cut to 256 characters in the row
+        ("../../etc/passwd", not_found),
+        ("%00", not_found),
+        ("<script>alert(1)</script>", not_found),
+        ("", "EmptyJobId"),  # "" and "   "
+        (None, "MissingJobId"),  # None and NaN
+        ("12345", "InvalidJobId"),
+        ("3.5", "InvalidJobId"),
+        ("bytes-id", not_found),  # ASCII bytes are decoded, then asked for
+        ("('tuple',)", "InvalidJobId"),
+    ]
+    got = [
+        (None if pd.isna(job_id) else job_id, None if pd.isna(code) else code)
+        for job_id, code in zip(frame["job_id"], frame["error_code"])
+    ]
+    assert len(got) == len(expected), f"{len(got)} rows, expected {len(expected)}: {got!r:.2000}"
+    assert got == expected
+    # Every good job is there and right; no odd ID shows any job's data.
     for job_id in good:
         row = frame.loc[frame["job_id"] == job_id]
-        assert len(row) == 1
-        assert row["error_code"].isna().all()
         assert row["name"].iloc[0] == emu.expected(job_id).get("Name")
-    # The upper-cased ID: its own row, either an error or (if IDs are matched without case)
-    # exactly the job it names; never another job.
-    upper = frame.loc[frame["job_id"] == good[0].upper()]
-    assert len(upper) == 1, "a differently cased ID keeps its own row"
-    if upper["error_code"].isna().all():
-        assert upper["name"].iloc[0] == emu.expected(good[0]).get("Name")
-    # No other odd ID was silently mapped onto a real job, and none raised.
-    bad_rows = frame.loc[~frame["job_id"].isin([*good, good[0].upper()])]
-    assert bad_rows["error_code"].notna().all(), bad_rows[["job_id", "error_code"]]
-    assert bad_rows["status"].isna().all()
-    assert len(frame) <= len(good) + len(odd)
-    assert len(ids) == len(set(ids))
+        assert row["status"].iloc[0] == emu.expected(job_id)["Status"]
+    bad_rows = frame.iloc[len(good) :]
+    assert bad_rows["status"].isna().all() and bad_rows["name"].isna().all()
+    assert bad_rows["error_message"].notna().all()
 
 
 def test_series_with_nan_and_duplicates(emu: Emulator) -> None:
@@ -416,7 +436,8 @@ def _json_normal(value: Any) -> Any:
 
 
 def test_injection_round_trip_through_the_emulator(emu: Emulator, benign_tags: set[str]) -> None:
-    widgets = pytest.importorskip("ipywidgets")
+    import ipywidgets as widgets
+
     from ice_widgets import JobCard, JobsView
 
     ids = emu.hostile_ids

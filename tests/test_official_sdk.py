@@ -13,15 +13,15 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import alibabacloud_ice20201109.client as ice_client  # declared test dependencies: no skip
+import alibabacloud_ice20201109.models as ice_models
+import alibabacloud_tea_openapi.exceptions as sdk_exceptions
+import alibabacloud_tea_openapi.models as open_api_models
+import alibabacloud_tea_openapi.utils as utils
 import pytest
 
 from ice_widgets import _signing
 from ice_widgets.emulator import Emulator
-
-ice_client = pytest.importorskip("alibabacloud_ice20201109.client")
-ice_models = pytest.importorskip("alibabacloud_ice20201109.models")
-open_api_models = pytest.importorskip("alibabacloud_tea_openapi.models")
-sdk_exceptions = pytest.importorskip("alibabacloud_tea_openapi.exceptions")
 
 #: The SDK's name for the V1 (RPC HMAC-SHA1) signature in ``Config.signature_algorithm``.
 SDK_V1 = "v2"
@@ -317,7 +317,6 @@ def test_sts_token_through_the_sdk(sts_emulator: Emulator, algo: str | None) -> 
 
 def test_sdk_v1_signature_matches_ours() -> None:
     """The emulator verifies V1 with ``_signing.sign_v1``; it agrees with the SDK's own."""
-    utils = pytest.importorskip("alibabacloud_tea_openapi.utils")
     params = {
         "Action": "GetPackageJob",
         "Format": "json",

@@ -94,16 +94,26 @@ def test_poller_stops_on_close(emulator: Emulator) -> None:
 
 
 def test_stop_all_stops_every_poller(emulator: Emulator) -> None:
+    """After stop_all() no watch polls again: counted at the server and in each view's rounds.
+
+    (``running`` alone proves little: stop() forgets the task, so it is False at once.)
+    """
     ids = _seeded_init(emulator, 2)
 
     async def main() -> None:
         aclient = _async(emulator)
         views = [watch(ids, client=aclient, interval=0.1) for _ in range(3)]
-        await asyncio.sleep(0.05)
+        while min(v.rounds for v in views) < 2:  # every poller has polled, and is polling
+            await asyncio.sleep(0.02)
         assert all(v.running for v in views)
         stop_all()
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # a round already in flight may end
         assert not any(v.running for v in views) and live_pollers() == []
+        requests, rounds = emulator.stats.requests, [v.rounds for v in views]
+        await asyncio.sleep(0.5)  # five intervals
+        assert emulator.stats.requests == requests, "polled after stop_all(): requests reached the server"
+        assert [v.rounds for v in views] == rounds, "polled after stop_all(): rounds went on"
+        assert all(v.task is None for v in views)
         assert "stopped" in views[0]._notice_html.value
         await aclient.aclose()
 
@@ -179,21 +189,29 @@ def test_cards_opened_from_a_watch_show_stale(emulator: Emulator, restore_emulat
 
     view = asyncio.run(main())
     card = view.open_job(ids[0])
-    assert card.stale is not None and "ice-stale" in card.to_html()
+    # The card itself says it is stale, and why, in HTML and in text (not the notice's count).
+    # Seen failing under the mutation ``card_text_hides_stale`` (tests/_mutations.py), which
+    # the old check (``"stale" in view.to_text()``, matching the notice "1 stale") let pass.
+    assert card.stale is not None and card.stale.startswith("ServiceUnavailable")
+    assert card.to_html().count('class="ice-stale"') == 1
+    card_text = card._repr_mimebundle_()["text/plain"]
+    assert "[stale: ServiceUnavailable" in card_text, card_text
+    assert view._table.value.count('class="ice-stale"') == 1  # its row in the table
     frame = view.frame.copy()
     frame["name"] = pd.array(["renamed"] * len(frame), dtype="string")
     view.set_frame(frame, stale={})  # a newer state reaches the open card
     assert card.stale is None and card.job.name == "renamed" and "renamed" in card._html.value
-    assert "[stale:" in view._repr_mimebundle_()["text/plain"] or "stale" in view.to_text()
+    assert "[stale:" not in card._repr_mimebundle_()["text/plain"]
+    assert 'class="ice-stale"' not in card.to_html() and 'class="ice-stale"' not in view._table.value
     view.close()
 
 
 @pytest.mark.notebook
 def test_in_a_real_kernel_the_poller_runs_on_the_kernel_loop(tmp_path: Any) -> None:
     """ipykernel: %ice_watch starts a Task on the kernel's loop; cells still run; unload stops it."""
-    nbformat = pytest.importorskip("nbformat")
     from pathlib import Path
 
+    import nbformat
     from _nbharness import execute, kernel_env
 
     with Emulator(jobs=50, seed=3, port=0) as emu:

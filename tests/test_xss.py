@@ -111,9 +111,24 @@ def check(markup: str) -> Checker:
     return checker
 
 
+#: C0 and C1 control characters (but tab and newline) are shown as U+FFFD.
+SHOWN_AS_REPLACEMENT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def shown(payload: str, limit: int) -> str:
-    """What a renderer shows of ``payload`` (clipped, control characters replaced)."""
-    return r.clip(payload, limit)
+    """What a renderer must show of ``payload``, built from the raw payload, not by the renderer.
+
+    Control characters replaced by U+FFFD, and a text longer than ``limit`` cut there with
+    the cut noted (``… (+N chars)``). Never empty for a non-empty payload, so "the payload is
+    still there, as text" cannot pass by matching an empty string. Seen failing under the
+    mutation ``clip_shows_nothing`` (tests/_mutations.py), which the old version (``r.clip``
+    itself) let pass.
+    """
+    text = SHOWN_AS_REPLACEMENT.sub("\ufffd", payload)
+    if len(text) > limit:
+        text = f"{text[:limit]}… (+{len(text) - limit:,} chars)"
+    assert text or not payload
+    return text
 
 
 PAYLOADS = list(enumerate(INJECTION_PAYLOADS))
@@ -131,8 +146,8 @@ def test_card_html_and_text(index: int, payload: str) -> None:
         checker = check(markup)
         text = "".join(checker.text)
         if job.name:  # the payload is still there, as text (and escaped in the source)
-            assert shown(payload, 300) in text
-            assert r.esc(payload, 300) in markup
+            assert shown(payload, 300) in text, f"payload {index} not shown as text"
+            assert html.escape(shown(payload, 300), quote=True) in markup, f"payload {index} not escaped"
         if status == "Fail" and job.message:
             assert shown(payload, r.CARD_LIMIT) in text
         plain = r.card_text(job, stale=payload)
