@@ -17,8 +17,7 @@ import nbformat
 import pytest
 from _nbharness import cell_with, execute, text_of
 
-from ice_widgets.emulator import Emulator
-from ice_widgets.emulator._sts import CredentialSources
+from ice_widgets.emulator import CredentialSources, Emulator
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 

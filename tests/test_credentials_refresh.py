@@ -21,8 +21,13 @@ import pytest
 
 from ice_widgets import AuthenticationError, Client, CredentialsError, fetch_jobs
 from ice_widgets._credentials import Credential, RefreshingCredentialsProvider
-from ice_widgets.emulator import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, Emulator
-from ice_widgets.emulator._sts import CredentialSources, StsIssuer
+from ice_widgets.emulator import (
+    DEFAULT_ACCESS_KEY_ID,
+    DEFAULT_ACCESS_KEY_SECRET,
+    CredentialSources,
+    Emulator,
+    StsIssuer,
+)
 
 REFRESH_SECRET = "refresh-secret-Hq7Zp2Lw9"
 

@@ -26,8 +26,13 @@ from ice_widgets import AsyncClient, Client, CredentialsError, fetch_jobs
 from ice_widgets._credentials import INSTALL_HINT
 from ice_widgets._frames import build_frame
 from ice_widgets._models import PackageJob
-from ice_widgets.emulator import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, Emulator
-from ice_widgets.emulator._sts import CredentialSources, StsIssuer
+from ice_widgets.emulator import (
+    DEFAULT_ACCESS_KEY_ID,
+    DEFAULT_ACCESS_KEY_SECRET,
+    CredentialSources,
+    Emulator,
+    StsIssuer,
+)
 from ice_widgets.widgets._watch import WatchView
 
 ROOT = Path(__file__).resolve().parent.parent

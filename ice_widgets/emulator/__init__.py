@@ -36,12 +36,15 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ice_widgets.emulator._server import Emulator, EmulatorProcess, main, serve, start_subprocess
+    from ice_widgets.emulator._sts import CredentialSources, StsIssuer
 
 __all__ = [
     "DEFAULT_ACCESS_KEY_ID",
     "DEFAULT_ACCESS_KEY_SECRET",
+    "CredentialSources",
     "Emulator",
     "EmulatorProcess",
+    "StsIssuer",
     "main",
     "serve",
     "start_subprocess",
@@ -58,4 +61,8 @@ def __getattr__(name: str) -> Any:
         from ice_widgets.emulator import _server
 
         return getattr(_server, name)
+    if name in {"CredentialSources", "StsIssuer"}:  # short-lived STS keys and who hands them out
+        from ice_widgets.emulator import _sts
+
+        return getattr(_sts, name)
     raise AttributeError(name)
