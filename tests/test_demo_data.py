@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import statistics
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
+from ice_widgets.emulator import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, start_subprocess
 from ice_widgets.emulator._data import JobStore, default_anchor, parse_api_time
 from ice_widgets.emulator._kinds import KINDS
+from tests._emu_http import HTTP, v3_request
 
 DEMO_JOBS = 2000
 DEMO_SEED = 7
@@ -25,6 +27,15 @@ DEMO_PROGRESS_SECONDS = 10.0
 ANCHORS = ["2026-12-01T00:00:00Z", "2026-12-01T06:00:00Z", "2026-12-01T18:30:00Z", "2026-12-01T23:59:00Z"]
 #: Finished states of every kind.
 FINISHED = {"Success", "Fail", "Failed", "Complete", "Error", "Cancelled"}
+
+
+class _Endpoint(NamedTuple):
+    """What a hand-signed request needs of an emulator running in a child process."""
+
+    endpoint: str
+    access_key_id: str
+    access_key_secret: str
+    security_token: str | None = None
 
 
 def status_of(kind: str, job: dict[str, Any]) -> str:
@@ -134,3 +145,33 @@ def test_the_default_anchor_is_now() -> None:
     assert default_anchor(now) == now
     store = JobStore(50, 1, kind="package")
     assert abs(store.anchor - datetime.now(UTC).timestamp()) < 60
+
+
+def test_the_emulator_started_as_the_demo_starts_it_looks_current() -> None:
+    # the command line the demo runs (no --anchor): the newest jobs of every kind were
+    # submitted minutes before the emulator started, and nothing finished in the future
+    lists = {
+        "package": ("ListPackageJobs", "PackageJobList", {"PageSize": "100"}),
+        "transcode": ("ListTranscodeJobs", "Jobs", {"PageSize": "100"}),
+        "media_producing": ("ListMediaProducingJobs", "MediaProducingJobList", {"MaxResults": "100"}),
+        "snapshot": ("ListSnapshotJobs", "Jobs", {"PageSize": "100"}),
+        "media_convert": ("ListMediaConvertJobs", "Jobs", {"PageSize": "100"}),
+    }
+    started = datetime.now(UTC).timestamp()
+    with start_subprocess(
+        jobs=400, seed=DEMO_SEED, kind_jobs=90, progress_seconds=10, progress_seeded=True
+    ) as emu:
+        target = _Endpoint(emu.endpoint, DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET)
+        for kind, (action, key, params) in lists.items():
+            url, headers = v3_request(target, action, params)  # type: ignore[arg-type]
+            body = HTTP.post(url, headers=headers).json()
+            items = body[key]["PackageJobs"] if kind == "package" else body[key]
+            assert len(items) == (100 if kind == "package" else 90)  # --jobs 400 --kind-jobs 90
+            newest = parse_api_time(items[0]["CreateTime"])
+            now = datetime.now(UTC).timestamp()
+            assert newest is not None and started - 900 <= newest <= now + 1, (kind, items[0]["CreateTime"])
+            for item in items:
+                begun, ended = start_and_end(kind, item)
+                assert ended is None or ended <= now + 1
+                if status_of(kind, item) not in FINISHED:
+                    assert begun is not None and begun >= started - 900
