@@ -147,6 +147,28 @@ MUTATIONS: tuple[Mutation, ...] = (
         why="the documented example's CreateTime (with its newline) is not parsed; the old test"
         " skipped in CI (it read a file outside the repository)",
     ),
+    Mutation(
+        name="fetch_cache_never_written",
+        module="ice_widgets._frames",
+        qualname="_gather",
+        old="if len(pending) >= 500:",
+        new="if len(pending) >= 10**9:",
+        tests=("tests/test_cache_crash.py::test_kill_9_while_writing_the_cache",),
+        expect="cache write #2",
+        why="fetch_jobs writes the cache only when it ends, so a kill -9 loses everything fetched;"
+        " the old test never checked that the killed fetch had written anything",
+    ),
+    Mutation(
+        name="fetch_cache_written_per_job",
+        module="ice_widgets._frames",
+        qualname="_cache_write",
+        old="cache.put_many(jobs, endpoint)",
+        new="[cache.put_many([job], endpoint) for job in jobs]",
+        tests=("tests/test_cache_crash.py::test_kill_9_while_writing_the_cache",),
+        expect="not whole batches of 500",
+        why="fetch_jobs writes each batch as one transaction per job, so a kill leaves half a"
+        " batch; the old test skipped the whole-batch check for fetch_jobs (empty order)",
+    ),
 )
 
 BY_NAME = {m.name: m for m in MUTATIONS}
