@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ice_widgets._version import __version__
 
 # public name -> private module that defines it
 _LAZY: dict[str, str] = {
@@ -25,6 +25,7 @@ _LAZY: dict[str, str] = {
     "SnapshotJob": "ice_widgets._models",
     "MediaConvertJob": "ice_widgets._models",
     "MediaConvertOutputDetail": "ice_widgets._models",
+    "JobError": "ice_widgets._models",
     "Media": "ice_widgets._models",
     # errors
     "IceError": "ice_widgets._errors",
@@ -43,13 +44,12 @@ _LAZY: dict[str, str] = {
     # clients
     "Client": "ice_widgets._client",
     "AsyncClient": "ice_widgets._client",
-    # frames
+    # frames and the fetch entry points
     "build_frame": "ice_widgets._frames",
-    "fetch_jobs": "ice_widgets._frames",
-    "afetch_jobs": "ice_widgets._frames",
-    "list_jobs": "ice_widgets._frames",
+    "fetch_jobs": "ice_widgets._fetch",
+    "afetch_jobs": "ice_widgets._fetch",
+    "list_jobs": "ice_widgets._fetch",
     "read_parquet": "ice_widgets._frames",
-    "JobError": "ice_widgets._frames",
     "JobCache": "ice_widgets._cache",
     # widgets (import ipywidgets, and through it IPython)
     "JobCard": "ice_widgets.widgets",
@@ -59,12 +59,17 @@ _LAZY: dict[str, str] = {
 
 __all__ = [*sorted(_LAZY), "load_ipython_extension", "unload_ipython_extension"]
 
+# Names from these modules make (or show) job frames: loading one registers ``df.ice``.
+_FRAME_MODULES = frozenset({"ice_widgets._frames", "ice_widgets._fetch", "ice_widgets.widgets"})
+
 
 def __getattr__(name: str) -> Any:
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module 'ice_widgets' has no attribute {name!r}")
     value = getattr(importlib.import_module(module_name), name)
+    if module_name in _FRAME_MODULES:
+        from ice_widgets import _accessor
     globals()[name] = value  # later look-ups skip __getattr__
     return value
 
@@ -105,9 +110,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         ThrottlingError,
         TransportError,
     )
-    from ice_widgets._frames import JobError, afetch_jobs, build_frame, fetch_jobs, list_jobs, read_parquet
+    from ice_widgets._fetch import afetch_jobs, fetch_jobs, list_jobs
+    from ice_widgets._frames import build_frame, read_parquet
     from ice_widgets._models import (
         KINDS,
+        JobError,
         Media,
         MediaConvertJob,
         MediaConvertOutputDetail,

@@ -1,6 +1,9 @@
 """The ``df.ice`` accessor on job frames (from ``fetch_jobs``, ``list_jobs`` or ``build_frame``).
 
-Registered when :mod:`ice_widgets._frames` is imported::
+Registered (``import ice_widgets._accessor``) by the package facade as soon as a frame-making
+name (``fetch_jobs``, ``build_frame``, ``JobsView``...) is loaded from ``ice_widgets``, and by
+``%load_ext ice_widgets``. It sits above the fetch and widget layers: it calls
+``fetch_jobs`` (``refresh``) and ``JobsView`` (``view``); nothing below imports it::
 
     df = ice_widgets.fetch_jobs(ids)
     df.ice.summary()      # counts by status, success rate, duration percentiles
@@ -16,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ice_widgets._frames import COLUMNS, restore_types
+from ice_widgets._frames import COLUMNS, _counts, restore_types
 from ice_widgets._models import FINISHED_STATUSES
 
 __all__ = ["IceAccessor"]
@@ -150,7 +153,7 @@ class IceAccessor:
         concurrency : int, optional
             As in :func:`~ice_widgets.fetch_jobs`.
         """
-        from ice_widgets._frames import fetch_jobs
+        from ice_widgets._fetch import fetch_jobs
 
         self._need(*COLUMNS)
         frame = self._obj
@@ -180,7 +183,7 @@ class IceAccessor:
 
     def view(self, **options: Any) -> Any:
         """An interactive :class:`ice_widgets.JobsView` of this frame (needs ipywidgets)."""
-        from ice_widgets import JobsView
+        from ice_widgets.widgets._view import JobsView
 
         return JobsView(self._obj, **options)
 
@@ -192,9 +195,3 @@ class IceAccessor:
     def typed(self) -> pd.DataFrame:
         """The frame with every jobs column coerced to its dtype (after parquet, CSV, edits)."""
         return restore_types(self._obj)
-
-
-def _counts(frame: pd.DataFrame) -> dict[str, Any]:
-    from ice_widgets._frames import _counts as counts
-
-    return counts(frame)

@@ -46,8 +46,7 @@ from ice_widgets._errors import (
     RequestTimeoutError,
     TransportError,
 )
-from ice_widgets._frames import JobError
-from ice_widgets._models import PackageJob
+from ice_widgets._models import JobError, PackageJob
 
 __all__ = [
     "DEFAULT_CONCURRENCY",

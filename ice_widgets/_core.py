@@ -50,6 +50,7 @@ from ice_widgets._errors import (
 )
 from ice_widgets._models import KINDS, Job, PackageJob, model_for, parse_job
 from ice_widgets._signing import EMPTY_SHA256, canonical_query, signature_v3
+from ice_widgets._version import __version__
 
 __all__ = [
     "API_VERSION",
@@ -104,14 +105,8 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_RETRY_AFTER = 60.0
 
 
-def _version() -> str:
-    from ice_widgets import __version__
-
-    return __version__
-
-
 USER_AGENT = (
-    f"ice_widgets/{_version()} ({platform.system() or 'unknown'}; "
+    f"ice_widgets/{__version__} ({platform.system() or 'unknown'}; "
     f"Python/{platform.python_version()}) AlibabaCloud-ICE/{API_VERSION}"
 )
 

@@ -30,6 +30,7 @@ __all__ = [
     "KNOWN_STATUSES",
     "STATES",
     "Job",
+    "JobError",
     "Media",
     "MediaConvertJob",
     "MediaConvertOutputDetail",
@@ -1235,3 +1236,21 @@ def parse_job(kind: str, data: Any) -> Job:
         The kind's model.
     """
     return model_for(kind).from_api(data)
+
+class JobError(NamedTuple):
+    """A job ID that gave no PackageJob: it becomes a row with ``error_code``/``error_message``.
+
+    Attributes
+    ----------
+    job_id : str or None
+        The ID as given (stripped); ``None`` when the input was empty or unusable.
+    code : str
+        ``NotFound``, ``Forbidden.RAM``, ``InvalidJobId``, ``Throttling``... (the API's code
+        or a local one).
+    message : str
+        What went wrong, in words.
+    """
+
+    job_id: str | None
+    code: str
+    message: str

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import ice_widgets
+from ice_widgets import _accessor  # noqa: F401  (registers df.ice)
 from ice_widgets._frames import JobError, build_frame, read_parquet
 from ice_widgets._models import PackageJob
 from ice_widgets.emulator import Emulator

@@ -29,8 +29,9 @@ from ice_widgets._batch import (
     run_batch,
 )
 from ice_widgets._core import PreparedRequest
-from ice_widgets._frames import JobError, build_frame, fetch_jobs
-from ice_widgets._models import PackageJob
+from ice_widgets._fetch import fetch_jobs
+from ice_widgets._frames import build_frame
+from ice_widgets._models import JobError, PackageJob
 from ice_widgets.emulator import Emulator
 
 # --------------------------------------------------------------------------- helpers

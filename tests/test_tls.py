@@ -28,7 +28,8 @@ import ice_widgets
 from ice_widgets import Client
 from ice_widgets import _batch as batch
 from ice_widgets._core import PreparedRequest
-from ice_widgets._frames import build_frame, fetch_jobs
+from ice_widgets._fetch import fetch_jobs
+from ice_widgets._frames import build_frame
 from ice_widgets._models import PackageJob
 from ice_widgets.emulator import Emulator, start_subprocess
 

@@ -34,6 +34,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ice_widgets.emulator._constants import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
+
 if TYPE_CHECKING:
     from ice_widgets.emulator._server import Emulator, EmulatorProcess, main, serve, start_subprocess
     from ice_widgets.emulator._sts import CredentialSources, StsIssuer
@@ -49,11 +51,6 @@ __all__ = [
     "serve",
     "start_subprocess",
 ]
-
-#: The access key ID the emulator accepts unless told otherwise.
-DEFAULT_ACCESS_KEY_ID = "LTAIemulatorKeyId0001"
-#: The matching secret. It is public and only good for the local emulator.
-DEFAULT_ACCESS_KEY_SECRET = "emulator-secret-not-for-production"
 
 
 def __getattr__(name: str) -> Any:

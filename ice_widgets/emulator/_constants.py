@@ -1,7 +1,9 @@
 """Constants and small helpers the emulator's data sets share across job kinds.
 
 Vocabularies (shows, buckets, regions, trigger sources), the wire time format, 32-hex
-IDs, and the one duration distribution every kind's seeded jobs are drawn from.
+IDs, the one duration distribution every kind's seeded jobs are drawn from, and the
+default credentials. The emulator's modules import these from here, never from
+:mod:`ice_widgets.emulator` (the facade), so the facade can re-export them without a cycle.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import time
 
 __all__ = [
     "BUCKETS",
+    "DEFAULT_ACCESS_KEY_ID",
+    "DEFAULT_ACCESS_KEY_SECRET",
     "MAX_DURATION",
     "MEDIAN_DURATION",
     "REGIONS",
@@ -22,6 +26,11 @@ __all__ = [
     "hex32",
     "running_plan",
 ]
+
+#: The access key ID the emulator accepts unless told otherwise.
+DEFAULT_ACCESS_KEY_ID = "LTAIemulatorKeyId0001"
+#: The matching secret. It is public and only good for the local emulator.
+DEFAULT_ACCESS_KEY_SECRET = "emulator-secret-not-for-production"
 
 SHOWS = (
     "evening-news",

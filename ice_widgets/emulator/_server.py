@@ -68,7 +68,7 @@ from typing import Any, NamedTuple
 from urllib.parse import unquote_plus
 
 from ice_widgets import _signing
-from ice_widgets.emulator import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
+from ice_widgets.emulator._constants import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
 from ice_widgets.emulator._data import ApiError, JobStore, _dumps, parse_api_time
 from ice_widgets.emulator._kinds import KIND_SPECS, KINDS, OTHER_KINDS
 

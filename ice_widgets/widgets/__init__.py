@@ -26,6 +26,8 @@ def __getattr__(name: str) -> Any:
     if module_name is None:
         raise AttributeError(f"module 'ice_widgets.widgets' has no attribute {name!r}")
     value = getattr(importlib.import_module(module_name), name)
+    from ice_widgets import _accessor  # noqa: F401  (registers df.ice: views show job frames)
+
     globals()[name] = value
     return value
 

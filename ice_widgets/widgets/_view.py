@@ -69,7 +69,9 @@ def records_to_frame(records: Iterable[Any], *, client: Any = None, kind: str = 
     IDs (of ``kind``) go through :func:`ice_widgets.fetch_jobs` (bounded, adaptive, with
     progress); records already fetched are put before them.
     """
-    from ice_widgets._frames import JobError, build_frame, fetch_jobs
+    from ice_widgets._fetch import fetch_jobs
+    from ice_widgets._frames import build_frame
+    from ice_widgets._models import JobError
 
     items = list(records)
     # Jobs and JobError records are kept; everything else is an ID for fetch_jobs, which

@@ -40,7 +40,8 @@ from ice_widgets._errors import (
     PermissionDeniedError,
     ThrottlingError,
 )
-from ice_widgets._frames import JobError, build_frame
+from ice_widgets._frames import build_frame
+from ice_widgets._models import JobError
 from ice_widgets.widgets._card import afetch_one, check_kind, is_job, placeholder, twin_client
 from ice_widgets.widgets._view import JobsView
 
