@@ -1237,6 +1237,7 @@ def parse_job(kind: str, data: Any) -> Job:
     """
     return model_for(kind).from_api(data)
 
+
 class JobError(NamedTuple):
     """A job ID that gave no PackageJob: it becomes a row with ``error_code``/``error_message``.
 
