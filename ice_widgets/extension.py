@@ -218,7 +218,7 @@ class IceMagics(Magics):
         if isinstance(jobs, list):
             frame = records_to_frame(jobs, client=client, kind=kind or "package")
         else:  # a frame with job_id and kind columns: one fetch for the mixed batch
-            from ice_widgets._frames import fetch_jobs
+            from ice_widgets._fetch import fetch_jobs
 
             frame = fetch_jobs(jobs, client=client)
         self._shell.user_ns["_ice_jobs"] = frame
