@@ -15,14 +15,23 @@ help:
 	@echo "make bench      run the benchmark scripts in bench/"
 	@echo "make soak       the 10-minute live-watch soak (not part of make test)"
 
-$(STAMP): pyproject.toml
+# Two install stamps: `make demo` installs only what the demo needs (.[demo]); `make test`
+# and the other developer targets install the test toolchain (.[test]).
+$(VENV)/.python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ice_widgets needs Python 3.11 or newer (PYTHON=$(PYTHON))")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	@touch $(STAMP)
+	@touch $@
 
-demo: $(STAMP)
+$(VENV)/.installed-demo: pyproject.toml | $(VENV)/.python
+	$(BIN)/python -m pip install --quiet -e '.[demo]'
+	@touch $@
+
+$(STAMP): pyproject.toml | $(VENV)/.python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+demo: $(VENV)/.installed-demo
 	$(BIN)/ice-widgets demo
 
 emulator: $(STAMP)

@@ -80,18 +80,54 @@ def example_notebooks() -> Path:
     raise DemoError("the example notebooks are missing from this installation")
 
 
+#: The demo's working folder: copies of the examples, and everything the demo writes
+#: (autosaves, checkpoints, job_ids.csv, exports). Git-ignored in a checkout.
+WORK_FOLDER = "ice_widgets-notebooks"
+
+
 def _in_checkout(folder: Path) -> bool:
     return folder.name == "notebooks" and (folder.parent / "pyproject.toml").is_file()
 
 
-def prepare_notebooks(target: Path, source: Path | None = None) -> Path:
-    """Copy the example notebooks into ``target``, never overwriting a file already there."""
+def work_folder(cwd: Path | None = None) -> Path:
+    """Where the demo's copies of the notebooks live.
+
+    In a source checkout: ``ice_widgets-notebooks/`` at the checkout's root (git-ignored),
+    never the tracked ``notebooks/``; else ``./ice_widgets-notebooks``.
+    """
+    source = example_notebooks()
+    if _in_checkout(source):
+        return source.parent / WORK_FOLDER
+    return (cwd or Path.cwd()) / WORK_FOLDER
+
+
+def prepare_notebooks(target: Path, source: Path | None = None, *, reset: bool = False) -> Path:
+    """Copy the example notebooks into ``target``.
+
+    A copy already there is kept (it may hold your edits) unless ``reset``.
+    """
     source = source or example_notebooks()
+    if target.resolve() == source.resolve():
+        raise DemoError(
+            f"{target} holds the tracked example notebooks: the demo works on copies "
+            f"(omit --notebook-dir to use ./{WORK_FOLDER}, or give another folder)"
+        )
     target.mkdir(parents=True, exist_ok=True)
     for path in sorted(source.iterdir()):
-        if path.suffix == ".ipynb" and not (target / path.name).exists():
-            shutil.copy2(path, target / path.name)
+        if path.suffix == ".ipynb" and (reset or not (target / path.name).exists()):
+            shutil.copyfile(path, target / path.name)
     return target
+
+
+def _edited(target: Path, source: Path) -> list[str]:
+    """Names of the notebooks in ``target`` that differ from the examples."""
+    return [
+        name
+        for name in NOTEBOOKS
+        if (target / name).is_file()
+        and (source / name).is_file()
+        and (target / name).read_bytes() != (source / name).read_bytes()
+    ]
 
 
 def free_port() -> int:
@@ -344,7 +380,8 @@ class DemoServers:
                 "--LabApp.news_url=None",
                 "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
                 "--LabApp.extension_manager=readonly",
-                "--ServerApp.jpserver_extensions=jupyter_lsp=False",
+                # The language-server extension stays fully on: the page asks /lsp/status on
+                # load, which answers 404 (a console error) when only the server half is off.
                 "--ServerApp.log_level=WARN",
             ]
             if hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -449,8 +486,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--notebook-dir",
         default=None,
-        help="where the notebooks live (default: notebooks/ in a source checkout, "
-        "else ./ice_widgets-notebooks, filled with copies of the examples)",
+        help="the working folder, filled with copies of the example notebooks; everything the "
+        "demo writes lands there (default: ice_widgets-notebooks/ at the root of a source "
+        "checkout, git-ignored, else ./ice_widgets-notebooks)",
+    )
+    parser.add_argument(
+        "--reset",
+        action="store_true",
+        default=None,
+        help="replace the copies in the working folder with fresh ones (your edits are lost)",
     )
 
 
@@ -466,13 +510,10 @@ def _namespace(args: argparse.Namespace | Sequence[str] | None) -> argparse.Name
     return parser.parse_args(list(args) if args is not None else None)
 
 
-def _notebook_dir(option: str | None) -> Path:
-    if option:
-        return prepare_notebooks(Path(option))
-    source = example_notebooks()
-    if _in_checkout(source):
-        return source
-    return prepare_notebooks(Path.cwd() / "ice_widgets-notebooks", source)
+def _notebook_dir(option: str | None, reset: bool = False) -> Path:
+    """The working folder, filled with copies of the examples (never the tracked ones)."""
+    target = Path(option) if option else work_folder()
+    return prepare_notebooks(target, reset=reset).resolve()
 
 
 def main(args: argparse.Namespace | Sequence[str] | None = None) -> int:
@@ -484,7 +525,12 @@ def main(args: argparse.Namespace | Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    folder = _notebook_dir(options.notebook_dir)
+    try:
+        folder = _notebook_dir(options.notebook_dir, bool(options.reset))
+    except (DemoError, OSError) as exc:
+        print(f"ice-widgets demo: {exc}", file=sys.stderr)
+        return 2
+    edited = _edited(folder, example_notebooks())
 
     def _terminate(signum: int, frame: FrameType | None) -> Any:
         raise KeyboardInterrupt
@@ -502,8 +548,13 @@ def main(args: argparse.Namespace | Sequence[str] | None = None) -> int:
             demo.start_kernel(NOTEBOOKS[0])  # warm, and no kernel dialog on first open
         print(
             f"\n  ICE emulator:  {demo.endpoint}  ({options.jobs} jobs, seed {options.seed})"
-            f"\n  notebooks:     {folder}"
-            f"\n\n  Open JupyterLab:\n\n    {demo.notebook_url(NOTEBOOKS[0])}\n"
+            f"\n  notebooks:     {folder}  (copies: what you save, export or write lands here)"
+            + (
+                f"\n                 kept your edited {', '.join(edited)}; --reset replaces them"
+                if edited
+                else ""
+            )
+            + f"\n\n  Open JupyterLab:\n\n    {demo.notebook_url(NOTEBOOKS[0])}\n"
             f"\n  Then try {' and '.join(NOTEBOOKS[1:])} from the file browser."
             "\n  Press Ctrl-C to stop both servers.\n",
             flush=True,
