@@ -33,6 +33,7 @@ from ice_widgets._models import (
     TranscodeJob,
     job_state,
     model_for,
+    parse_job,
 )
 from ice_widgets.widgets import JobCard
 from ice_widgets.widgets import _render as r
@@ -345,3 +346,137 @@ def test_kinds_are_the_contracts() -> None:
     assert set(FIXTURES) | {"package"} == set(KINDS)
     for kind in KINDS:
         assert model_for(kind).kind == kind
+
+
+# ----------------------------------------------------------------- against the emulator
+
+
+def _pick(emulator: Any, kind: str, want: Any) -> str:
+    """The first seeded job ID of ``kind`` whose parsed job satisfies ``want``."""
+    for job_id in emulator.ids(kind):
+        if want(parse_job(kind, emulator.expected(job_id, kind))):
+            return job_id
+    raise AssertionError(f"no {kind} job fits")
+
+
+@pytest.mark.parametrize("kind", list(FIXTURES))
+def test_card_of_an_id_fetches_the_job_of_its_kind(kind: str, client: Any, emulator: Any) -> None:
+    job_id = _pick(emulator, kind, lambda j: j.is_finished)
+    truth = parse_job(kind, emulator.expected(job_id, kind))
+    card = JobCard(job_id, kind=kind, client=client)
+    try:
+        assert card.error is None and card.job == truth
+        markup = card.to_html()
+        assert markup == r.card_html(truth)
+        assert f"ice-status-{STATE_CLASS[truth.state]}" in head_badge(markup)["attrs"]["class"]
+        for sub in getattr(truth, "sub_jobs", ()):
+            assert sub.job_id in markup
+        assert card.refresh() == truth  # the Refresh button: the same Get again
+    finally:
+        card.close()
+
+
+def test_transcode_card_from_the_emulator_shows_a_failed_sub_job_of_a_successful_parent(
+    client: Any, emulator: Any
+) -> None:
+    job_id = _pick(emulator, "transcode", lambda j: j.state == "succeeded" and j.sub_jobs_failed)
+    card = JobCard(job_id, kind="transcode", client=client)
+    try:
+        job = card.job
+        parsed = tree(card.to_html())
+        assert len(parsed.find("tr", "ice-part")) == len(job.sub_jobs)
+        assert len(parsed.find("tr", "ice-part-fail")) >= job.sub_jobs_failed
+        assert parsed.find("div", "ice-warn")
+        text = card.to_text()
+        for sub in job.sub_jobs:
+            assert re.search(rf"{re.escape(sub.status)}\s+{sub.job_id}", text)
+    finally:
+        card.close()
+
+
+def test_card_refresh_in_a_running_loop_uses_the_kinds_get(emulator: Any) -> None:
+    import asyncio
+
+    from ice_widgets import AsyncClient
+
+    job_id = _pick(emulator, "media_convert", lambda j: j.outputs)
+    truth = parse_job("media_convert", emulator.expected(job_id, "media_convert"))
+
+    async def main() -> Any:
+        async with AsyncClient(
+            endpoint=emulator.endpoint,
+            access_key_id=emulator.access_key_id,
+            access_key_secret=emulator.access_key_secret,
+        ) as aclient:
+            card = JobCard(job_id, kind="media_convert", client=aclient, error=("pending", "not fetched"))
+            try:
+                task = card._refresh_clicked()
+                assert task is not None
+                return await task
+            finally:
+                card.close()
+
+    assert asyncio.run(main()) == truth
+
+
+def test_unknown_id_of_a_kind_shows_the_error_in_the_card(client: Any) -> None:
+    card = JobCard("0" * 32, kind="media_producing", client=client)
+    try:
+        assert card.error is not None and card.error[0]
+        assert "Could not fetch this job" in card.to_html()
+        assert "0" * 32 in card.to_text()
+    finally:
+        card.close()
+
+
+# ------------------------------------------------------------------------------ magics
+
+
+@pytest.fixture
+def ip(ice_env: Any) -> Any:
+    """The IPython test shell with the extension loaded (unloaded after the test)."""
+    from IPython.testing import globalipapp
+
+    shell = globalipapp.get_ipython()
+    shell.run_line_magic("load_ext", "ice_widgets")
+    try:
+        yield shell
+    finally:
+        if "ice_widgets" in shell.extension_manager.loaded:
+            shell.run_line_magic("unload_ext", "ice_widgets")
+        for name in ("_ice_jobs", "_ice_watch", "tid"):
+            shell.user_ns.pop(name, None)
+
+
+def test_ice_job_magic_takes_a_kind(ip: Any, emulator: Any) -> None:
+    from IPython.utils.capture import capture_output
+
+    job_id = _pick(emulator, "transcode", lambda j: len(j.sub_jobs) >= 2)
+    truth = parse_job("transcode", emulator.expected(job_id, "transcode"))
+    for line in (f"--kind transcode {job_id}", f"--kind=transcode {job_id}"):
+        with capture_output() as cap:
+            ip.run_line_magic("ice_job", line)
+        (data,) = [o.data for o in cap.outputs]
+        assert WIDGET_MIME in data
+        assert data["text/html"] == r.card_html(truth)
+        for sub in truth.sub_jobs:
+            assert sub.job_id in data["text/plain"]
+    ip.user_ns["tid"] = job_id
+    with capture_output() as cap:
+        ip.run_line_magic("ice_job", "--kind transcode tid")
+    assert "ice-kind-transcode" in cap.outputs[0].data["text/html"]
+    from IPython.core.error import UsageError
+
+    with pytest.raises(UsageError, match="media_convert"):
+        ip.run_line_magic("ice_job", f"--kind transcoding {job_id}")
+
+
+@pytest.mark.parametrize("kind", list(FIXTURES))
+def test_a_bare_job_of_every_kind_displays_as_its_card(ip: Any, kind: str) -> None:
+    job = FIXTURES[kind]()
+    data, _ = ip.display_formatter.format(job)
+    assert WIDGET_MIME in data
+    assert data["text/html"] == r.card_html(job)
+    ip.run_line_magic("unload_ext", "ice_widgets")
+    data, _ = ip.display_formatter.format(job)
+    assert WIDGET_MIME not in data and "text/html" not in data  # the formatter is gone

@@ -318,13 +318,16 @@ def _convert_part(item: Any, index: int) -> Part:
         name = f"{group} / {name or '?'}"
     url = _text(_field(item, "output_url"))
     duration = _field(item, "duration")
+    if not isinstance(duration, timedelta):
+        start, end = _time(_field(item, "create_time")), _time(_field(item, "finish_time"))
+        duration = end - start if start is not None and end is not None and end >= start else None
     return Part(
         label=name or str(index + 1),
         job_id=_text(_field(item, "task_id", "TaskId")),
         status=status,
         state=_part_state(item, status),
         outputs=(url,) if url else (),
-        duration=duration if isinstance(duration, timedelta) else None,
+        duration=duration,
         code=_text(_field(item, "code", "Code")),
         message=_text(_field(item, "message", "Message")),
     )
@@ -358,7 +361,8 @@ def parts_of(job: Any) -> tuple[str, list[Part]] | None:
             return None
         return "Sub-jobs", [_sub_job_part(s, i) for i, s in enumerate(subs)]
     if kind == "media_convert":
-        outputs = _sequence(_attr(job, "outputs"))
+        # a model's ``outputs``; a frame row's ``output_details`` (the same, as dicts)
+        outputs = _sequence(_attr(job, "outputs")) or _sequence(_attr(job, "output_details"))
         if not outputs:
             return None
         return "Outputs", [_convert_part(d, i) for i, d in enumerate(outputs)]
@@ -450,10 +454,17 @@ def _media_html(media: Any) -> str:
     """A :class:`~ice_widgets.Media` (type, location) as HTML: the type muted, the location a link or text."""
     if media is None:
         return '<span class="ice-muted">—</span>'
+    if isinstance(media, str):  # a frame row holds locations only
+        return r.url_html(media)
     kind = _text(_attr(media, "type"))
     location = _text(_attr(media, "media"))
     prefix = f'<span class="ice-muted">{r.esc(kind, 40)}</span> ' if kind else ""
     return prefix + r.url_html(location)
+
+
+def _first(values: Any) -> Any:
+    items = _sequence(values)
+    return items[0] if items else None
 
 
 def _medias_html(values: Any) -> str:
@@ -478,9 +489,9 @@ def _kind_rows(job: Any) -> list[tuple[str, str]]:
     kind = _attr(job, "kind")
     rows: list[tuple[str, str]] = []
     if kind == "transcode":
-        rows.append(("Inputs", _medias_html(_attr(job, "inputs"))))
+        rows.append(("Inputs", _medias_html(_attr(job, "inputs") or _attr(job, "input_media"))))
         rows.append(("Outputs", _medias_html(_attr(job, "outputs"))))
-        rows.append(("Templates", _ids_html(_attr(job, "template_ids"))))
+        rows.append(("Templates", _ids_html(_attr(job, "template_ids") or [_attr(job, "template_id")])))
         rows.append(("Sub-job count", _number_text(_attr(job, "job_count"))))
         rows.append(("Trigger source", r.esc(_attr(job, "trigger_source"), 200) or "—"))
         rows.append(("Pipeline", _copy(_attr(job, "pipeline_id"))))
@@ -497,20 +508,20 @@ def _kind_rows(job: Any) -> list[tuple[str, str]]:
         if _text(_attr(job, "vod_media_id")):
             rows.append(("VOD media ID", _copy(_attr(job, "vod_media_id"))))
     elif kind == "snapshot":
-        rows.append(("Input", _media_html(_attr(job, "input"))))
-        rows.append(("Output", _media_html(_attr(job, "output"))))
+        rows.append(("Input", _media_html(_attr(job, "input") or _first(_attr(job, "input_media")))))
+        rows.append(("Output", _media_html(_attr(job, "output") or _attr(job, "output_media"))))
         oss = _attr(job, "output_oss")
         if oss is not None:
             bucket, location, obj = (_text(_attr(oss, n)) for n in ("bucket", "location", "object"))
             text = f"oss://{bucket or '?'}/{obj or ''}" + (f" ({location})" if location else "")
             rows.append(("Output OSS file", f'<span class="ice-copy">{r.esc(text, 500)}</span>'))
         rows.append(("Snapshot type", r.esc(_attr(job, "snapshot_type"), 80) or "—"))
-        rows.append(("Count", _number_text(_attr(job, "count"))))
+        rows.append(("Count", _number_text(_attr(job, "count") or _attr(job, "snapshot_count"))))
         rows.append(("Template", _copy(_attr(job, "template_id"))))
         rows.append(("Pipeline", _copy(_attr(job, "pipeline_id"))))
         rows.append(("Trigger source", r.esc(_attr(job, "trigger_source"), 200) or "—"))
     elif kind == "media_convert":
-        rows.append(("Inputs", _medias_html(_attr(job, "inputs"))))
+        rows.append(("Inputs", _medias_html(_attr(job, "inputs") or _attr(job, "input_media"))))
         destinations = [r.url_html(d) for d in (_sequence(_attr(job, "destinations")) or []) if _text(d)]
         rows.append(("Destinations", _list_html(destinations)))
         rows.append(("Pipeline", _copy(_attr(job, "pipeline_id"))))
