@@ -1,9 +1,13 @@
-"""An on-disk cache of finished packaging jobs (SQLite from the standard library).
+"""An on-disk cache of finished ICE jobs of every kind (SQLite from the standard library).
 
-A job that has finished (``Success`` or ``Fail``) never changes again, so
-``fetch_jobs(ids, cache="jobs.sqlite")`` asks the service only for the jobs that are
-unfinished or not cached yet. Entries are keyed by endpoint and job ID and hold the API's
-``PackageJob`` dict as JSON.
+A job that has finished (its ``state`` is ``succeeded`` or ``failed``) never changes
+again, so ``fetch_jobs(ids, kind=..., cache="jobs.sqlite")`` asks the service only for the
+jobs that are unfinished or not cached yet. Entries are keyed by endpoint, kind and job ID
+and hold the job's dict as the API sent it (``job.raw``), as JSON; reading parses it again
+with the kind's model (:func:`~ice_widgets._models.parse_job`).
+
+Schema version 2 added the kind; a version-1 file (packaging jobs only) is migrated in
+place, in one transaction, the first time it is opened.
 
 Safe to share between processes (two notebooks on one file) and against a crash in the
 middle of a write:
@@ -28,11 +32,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ice_widgets._models import FINISHED_STATUSES, PackageJob
+from ice_widgets._models import KINDS, Job, PackageJob, parse_job
 
 __all__ = ["CacheError", "JobCache"]
 
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 _CHUNK = 500  # IDs per SELECT ... IN (...): below SQLite's variable limit everywhere
 _BUSY_TIMEOUT_MS = 30_000
 
@@ -41,10 +45,12 @@ class CacheError(Exception):
     """The cache file cannot be used (not a SQLite database, newer schema, unwritable)."""
 
 
-def _job_dict(job: PackageJob) -> dict[str, Any]:
-    """The API dict of a job: the one received, or rebuilt from the fields."""
+def _job_dict(job: Job) -> dict[str, Any] | None:
+    """The API dict of a job: the one received, or (packaging) rebuilt from the fields."""
     if job.raw:
         return dict(job.raw)
+    if not isinstance(job, PackageJob):
+        return None  # nothing to store: the other kinds are only cached as received
     data: dict[str, Any] = {
         "JobId": job.job_id,
         "Name": job.name,
@@ -142,16 +148,28 @@ class JobCache:
         if version < _SCHEMA_VERSION:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.execute(
-                    "CREATE TABLE IF NOT EXISTS jobs ("
-                    " endpoint TEXT NOT NULL,"
-                    " job_id TEXT NOT NULL,"
-                    " status TEXT NOT NULL,"
-                    " data TEXT NOT NULL,"
-                    " stored_at REAL NOT NULL,"
-                    " PRIMARY KEY (endpoint, job_id)"
-                    ") WITHOUT ROWID"
-                )
+                # Another process may have upgraded the file between the read and the lock.
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version == 1:  # packaging jobs keyed by (endpoint, job_id): add the kind
+                    conn.execute("ALTER TABLE jobs RENAME TO jobs_v1")
+                if version < _SCHEMA_VERSION:
+                    conn.execute(
+                        "CREATE TABLE IF NOT EXISTS jobs ("
+                        " endpoint TEXT NOT NULL,"
+                        " kind TEXT NOT NULL,"
+                        " job_id TEXT NOT NULL,"
+                        " status TEXT NOT NULL,"
+                        " data TEXT NOT NULL,"
+                        " stored_at REAL NOT NULL,"
+                        " PRIMARY KEY (endpoint, kind, job_id)"
+                        ") WITHOUT ROWID"
+                    )
+                if version == 1:
+                    conn.execute(
+                        "INSERT INTO jobs (endpoint, kind, job_id, status, data, stored_at)"
+                        " SELECT endpoint, 'package', job_id, status, data, stored_at FROM jobs_v1"
+                    )
+                    conn.execute("DROP TABLE jobs_v1")
                 conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
                 conn.execute("COMMIT")
             except BaseException:
@@ -182,46 +200,63 @@ class JobCache:
         with self._lock:
             return int(self._conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
 
-    def get_many(self, job_ids: Iterable[str], endpoint: str) -> dict[str, PackageJob]:
-        """The cached jobs among ``job_ids`` for ``endpoint``, as ``{job_id: PackageJob}``.
+    def get_many(self, job_ids: Iterable[str], endpoint: str, kind: str = "package") -> dict[str, Job]:
+        """The cached jobs of ``kind`` among ``job_ids`` for ``endpoint``, as ``{job_id: job}``.
 
-        IDs that are not cached are simply absent. Reading never blocks on writers.
+        IDs that are not cached (for this endpoint and kind) are simply absent. Reading
+        never blocks on writers.
+
+        Parameters
+        ----------
+        job_ids : iterable of str
+            The IDs to look up.
+        endpoint : str
+            The service endpoint the jobs were fetched from.
+        kind : str
+            One of :data:`~ice_widgets.KINDS`; the jobs are parsed with that kind's model.
+
+        Raises
+        ------
+        ValueError
+            If ``kind`` is not one of :data:`~ice_widgets.KINDS`.
         """
+        _check_kind(kind)
         ids = list(dict.fromkeys(job_ids))
-        found: dict[str, PackageJob] = {}
+        found: dict[str, Job] = {}
         with self._lock:
             for start in range(0, len(ids), _CHUNK):
                 chunk = ids[start : start + _CHUNK]
                 marks = ",".join("?" * len(chunk))
                 rows = self._conn.execute(
-                    f"SELECT job_id, data FROM jobs WHERE endpoint = ? AND job_id IN ({marks})",
-                    [endpoint, *chunk],
+                    f"SELECT job_id, data FROM jobs WHERE endpoint = ? AND kind = ? AND job_id IN ({marks})",
+                    [endpoint, kind, *chunk],
                 ).fetchall()
                 for job_id, data in rows:
                     try:
                         raw = json.loads(data)
                     except ValueError:  # pragma: no cover - written by us, in a transaction
                         continue
-                    found[job_id] = PackageJob.from_api(raw)
+                    found[job_id] = parse_job(kind, raw)
         return found
 
-    def put_many(self, jobs: Iterable[PackageJob], endpoint: str) -> int:
+    def put_many(self, jobs: Iterable[Job], endpoint: str) -> int:
         """Store the finished jobs among ``jobs`` (one transaction); return how many were stored.
 
-        Jobs that are not finished (Init, unknown statuses) or have no ID are skipped.
+        A job is finished when its ``state`` is ``succeeded`` or ``failed``. Unfinished jobs
+        (running, unknown statuses), jobs without an ID and jobs without their API dict
+        (other than packaging jobs, which are rebuilt from their fields) are skipped.
+        Each job is stored under its own ``kind``.
         """
         now = time.time()
-        rows = [
-            (
-                endpoint,
-                job.job_id,
-                job.status,
-                json.dumps(_job_dict(job), ensure_ascii=False, separators=(",", ":")),
-                now,
-            )
-            for job in jobs
-            if job.job_id and job.status in FINISHED_STATUSES
-        ]
+        rows = []
+        for job in jobs:
+            if not job.job_id or job.state not in _FINISHED_STATES or job.kind not in KINDS:
+                continue
+            data = _job_dict(job)
+            if data is None:
+                continue
+            text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+            rows.append((endpoint, job.kind, job.job_id, job.status or "", text, now))
         if not rows:
             return 0
         with self._lock:
@@ -229,8 +264,8 @@ class JobCache:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.executemany(
-                    "INSERT OR REPLACE INTO jobs (endpoint, job_id, status, data, stored_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO jobs (endpoint, kind, job_id, status, data, stored_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
                     rows,
                 )
                 conn.execute("COMMIT")
@@ -240,27 +275,21 @@ class JobCache:
                 raise
         return len(rows)
 
-    def job_ids(self, endpoint: str | None = None) -> Iterator[str]:
-        """Every cached job ID (for ``endpoint`` only, when given)."""
+    def job_ids(self, endpoint: str | None = None, kind: str | None = None) -> Iterator[str]:
+        """Every cached job ID (for ``endpoint`` and of ``kind`` only, when given)."""
+        where, params = _where(endpoint, kind)
         with self._lock:
-            if endpoint is None:
-                rows = self._conn.execute("SELECT job_id FROM jobs ORDER BY job_id").fetchall()
-            else:
-                rows = self._conn.execute(
-                    "SELECT job_id FROM jobs WHERE endpoint = ? ORDER BY job_id", (endpoint,)
-                ).fetchall()
+            rows = self._conn.execute(f"SELECT job_id FROM jobs{where} ORDER BY job_id", params).fetchall()
         return iter([r[0] for r in rows])
 
-    def clear(self, endpoint: str | None = None) -> int:
-        """Delete the cached jobs (of ``endpoint`` only, when given); return how many."""
+    def clear(self, endpoint: str | None = None, kind: str | None = None) -> int:
+        """Delete the cached jobs (of ``endpoint`` and ``kind`` only, when given); return how many."""
+        where, params = _where(endpoint, kind)
         with self._lock:
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
-                if endpoint is None:
-                    count = conn.execute("DELETE FROM jobs").rowcount
-                else:
-                    count = conn.execute("DELETE FROM jobs WHERE endpoint = ?", (endpoint,)).rowcount
+                count = conn.execute(f"DELETE FROM jobs{where}", params).rowcount
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -272,6 +301,27 @@ class JobCache:
         """SQLite's ``PRAGMA integrity_check``: ``"ok"`` for an intact file."""
         with self._lock:
             return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+_FINISHED_STATES = frozenset({"succeeded", "failed"})
+
+
+def _check_kind(kind: Any) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(map(repr, KINDS))}, not {kind!r}")
+
+
+def _where(endpoint: str | None, kind: str | None) -> tuple[str, list[str]]:
+    """A WHERE clause (or nothing) selecting ``endpoint`` and ``kind`` when given."""
+    clauses, params = [], []
+    if endpoint is not None:
+        clauses.append("endpoint = ?")
+        params.append(endpoint)
+    if kind is not None:
+        _check_kind(kind)
+        clauses.append("kind = ?")
+        params.append(kind)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
 def open_cache(cache: str | os.PathLike[str] | JobCache | None) -> tuple[JobCache | None, bool]:
