@@ -321,12 +321,14 @@ def _to_timestamp(value: Any) -> pd.Timestamp:
 
 
 #: The job model classes, one per kind.
-_MODEL_TYPES: tuple[type, ...] = tuple(model_for(kind) for kind in KINDS)
+_MODEL_TYPES: tuple[type[Job], ...] = tuple(model_for(kind) for kind in KINDS)
 
 
 def _as_job(record: Any, kind: str | None) -> Job | JobError:
-    if isinstance(record, (JobError, *_MODEL_TYPES)):
-        return record  # type: ignore[no-any-return]
+    if isinstance(record, JobError):
+        return record
+    if isinstance(record, _MODEL_TYPES):
+        return record
     if isinstance(record, Mapping):  # a raw API dict
         return parse_job(kind or "package", record)
     raise TypeError(
@@ -612,6 +614,7 @@ class FrameBuilder:
     """
 
     __slots__ = (
+        "_states",
         "code",
         "create",
         "duration",
@@ -637,7 +640,6 @@ class FrameBuilder:
         "snapshot_count",
         "start",
         "state",
-        "_states",
         "status",
         "sub_jobs",
         "sub_jobs_failed",

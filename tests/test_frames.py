@@ -184,7 +184,7 @@ def test_hostile_strings_are_kept_verbatim() -> None:
 def test_raw_dicts_are_parsed_and_bad_records_refused() -> None:
     frame = build_frame([{"JobId": "d1", "Status": "Init"}])
     assert frame["job_id"].tolist() == ["d1"]
-    with pytest.raises(TypeError, match="PackageJob, .* or JobError"):
+    with pytest.raises(TypeError, match=r"PackageJob, .* or JobError"):
         build_frame([42])  # type: ignore[list-item]
 
 

@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ice_widgets._models import KINDS
 from ice_widgets._frames import (
     ALL_COLUMNS,
     COLUMNS,
@@ -37,7 +36,7 @@ from ice_widgets._frames import (
     read_parquet,
     restore_types,
 )
-from ice_widgets._models import parse_job
+from ice_widgets._models import KINDS, parse_job
 
 FETCHED = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 T0 = "2026-03-01T10:00:00Z"
@@ -58,7 +57,9 @@ def sub_job(index: int, status: str, **extra: Any) -> dict[str, Any]:
         "Name": f"out-{index}",
         "Status": status,
         "Output": {"Type": "OSS", "Media": f"oss://bucket/out/{index}.mp4"},
-        "OutFileMeta": {"FileBasicInfo": {"FileUrl": f"https://bucket.oss.example/out/{index}.mp4", "Duration": "30.5"}},
+        "OutFileMeta": {
+            "FileBasicInfo": {"FileUrl": f"https://bucket.oss.example/out/{index}.mp4", "Duration": "30.5"}
+        },
         "ProcessConfig": {"Transcode": {"TemplateId": f"tpl-{index}"}},
         "CreateTime": "2026-03-01T10:00:00Z",
         "SubmitTime": "2026-03-01T10:00:01Z",
@@ -80,8 +81,14 @@ def transcode(job_id: str = "t" * 32, status: str = "Success", **extra: Any) -> 
         "ScheduleConfig": {"PipelineId": "pipe-t", "Priority": 6},
         "InputGroup": [{"Type": "OSS", "Media": "oss://bucket/in/a.mp4"}],
         "OutputGroup": [
-            {"Output": {"Type": "OSS", "Media": "oss://bucket/out/0.mp4"}, "ProcessConfig": {"Transcode": {"TemplateId": "tpl-0"}}},
-            {"Output": {"Type": "OSS", "Media": "oss://bucket/out/1.mp4"}, "ProcessConfig": {"Transcode": {"TemplateId": "tpl-1"}}},
+            {
+                "Output": {"Type": "OSS", "Media": "oss://bucket/out/0.mp4"},
+                "ProcessConfig": {"Transcode": {"TemplateId": "tpl-0"}},
+            },
+            {
+                "Output": {"Type": "OSS", "Media": "oss://bucket/out/1.mp4"},
+                "ProcessConfig": {"Transcode": {"TemplateId": "tpl-1"}},
+            },
         ],
         "TranscodeJobList": [
             sub_job(0, "Success"),
@@ -162,7 +169,13 @@ def convert(job_id: str = "c" * 32, state: str = "Complete", **extra: Any) -> di
                 "Name": "hd",
                 "TaskId": "task-1",
                 "Status": "Success",
-                "Result": {"OutputFile": {"Type": "OSS", "Media": "oss://bucket/conv/hd.mp4", "Url": "https://bucket.oss.example/conv/hd.mp4"}},
+                "Result": {
+                    "OutputFile": {
+                        "Type": "OSS",
+                        "Media": "oss://bucket/conv/hd.mp4",
+                        "Url": "https://bucket.oss.example/conv/hd.mp4",
+                    }
+                },
                 "CreateTime": "2026-03-01T10:00:00Z",
                 "FinishTime": "2026-03-01T10:02:00Z",
             }
@@ -253,9 +266,11 @@ def test_the_common_columns_are_the_pinned_ones() -> None:
         "error_code", "error_message",
     )  # fmt: skip
     # the packaging frame keeps every column it had before the other kinds
-    old = ("job_id name status trigger_source priority pipeline_id input_media output_media output_url "
-           "code message user_data submit_time finish_time create_time modified_time duration elapsed "
-           "error_code error_message").split()  # fmt: skip
+    old = [
+        "job_id", "name", "status", "trigger_source", "priority", "pipeline_id", "input_media",
+        "output_media", "output_url", "code", "message", "user_data", "submit_time", "finish_time",
+        "create_time", "modified_time", "duration", "elapsed", "error_code", "error_message",
+    ]  # fmt: skip
     assert set(old) <= set(COLUMNS)
     assert COLUMNS[len(COMMON_COLUMNS) :] == (
         "trigger_source", "priority", "pipeline_id", "input_media", "output_media", "user_data"
@@ -279,9 +294,7 @@ def test_each_kind_has_the_common_columns_then_its_own(kind: str) -> None:
 
 
 def test_values_of_each_kind_from_sdk_shaped_fixtures() -> None:
-    rows = {
-        kind: frame_of(kind, FIXTURES[kind]()).iloc[0] for kind in KINDS
-    }  # one finished job of each kind
+    rows = {kind: frame_of(kind, FIXTURES[kind]()).iloc[0] for kind in KINDS}  # one finished job of each kind
     t = rows["transcode"]
     assert (t["job_id"], t["name"], t["status"]) == ("t" * 32, "daily-hd", "Success")
     assert t["duration"] == pd.Timedelta(minutes=4)  # FinishTime - SubmitTime
