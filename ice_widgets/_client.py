@@ -492,6 +492,7 @@ class Client(_BaseClient):
 
     # ------------------------------------------------------------------ every job kind
 
+    @public_call
     def get_job(self, job_id: str, *, kind: str = "package") -> Job:
         """Fetch one job of any kind (GetPackageJob, GetTranscodeJob, ...).
 
@@ -517,6 +518,7 @@ class Client(_BaseClient):
             return self.get_package_job(job_id)
         return self._request(*self._get_plan(kind, job_id))
 
+    @public_call
     def list_jobs(
         self,
         *,
@@ -558,6 +560,7 @@ class Client(_BaseClient):
         )
         return self._kind_pages(kind, action, params)
 
+    @public_call
     def _kind_pages(self, kind: str, action: str, params: dict[str, str]) -> Iterator[Any]:
         tokens = _PageTokens(action)
         while True:
@@ -568,22 +571,27 @@ class Client(_BaseClient):
                 return
             params = next_page_params(kind, params, token)
 
+    @public_call
     def get_transcode_job(self, parent_job_id: str) -> TranscodeJob:
         """Fetch one transcode job with its sub-jobs (GetTranscodeJob, by ``ParentJobId``)."""
         return self._request(*self._get_plan("transcode", parent_job_id))
 
+    @public_call
     def get_media_producing_job(self, job_id: str) -> MediaProducingJob:
         """Fetch one media producing job (GetMediaProducingJob), with its ``Progress``."""
         return self._request(*self._get_plan("media_producing", job_id))
 
+    @public_call
     def get_snapshot_job(self, job_id: str) -> SnapshotJob:
         """Fetch one snapshot job (GetSnapshotJob), with its ``Code``/``Message``."""
         return self._request(*self._get_plan("snapshot", job_id))
 
+    @public_call
     def get_media_convert_job(self, job_id: str) -> MediaConvertJob:
         """Fetch one media convert job (GetMediaConvertJob), with its output details."""
         return self._request(*self._get_plan("media_convert", job_id))
 
+    @public_call
     def list_transcode_jobs(self, **filters: Any) -> Iterator[TranscodeJob]:
         """Every transcode job matching the filters (ListTranscodeJobs; items carry no sub-jobs).
 
@@ -591,6 +599,7 @@ class Client(_BaseClient):
         """
         return self.list_jobs(kind="transcode", **filters)  # type: ignore[return-value]
 
+    @public_call
     def list_media_producing_jobs(self, **filters: Any) -> Iterator[MediaProducingJob]:
         """Every media producing job matching the filters (ListMediaProducingJobs; no ``Progress``).
 
@@ -598,6 +607,7 @@ class Client(_BaseClient):
         """
         return self.list_jobs(kind="media_producing", **filters)  # type: ignore[return-value]
 
+    @public_call
     def list_snapshot_jobs(self, **filters: Any) -> Iterator[SnapshotJob]:
         """Every snapshot job matching the filters (ListSnapshotJobs; no ``Code``/``Message``).
 
@@ -605,6 +615,7 @@ class Client(_BaseClient):
         """
         return self.list_jobs(kind="snapshot", **filters)  # type: ignore[return-value]
 
+    @public_call
     def list_media_convert_jobs(self, **filters: Any) -> Iterator[MediaConvertJob]:
         """Every media convert job matching the filters (ListMediaConvertJobs; no details).
 
@@ -612,6 +623,7 @@ class Client(_BaseClient):
         """
         return self.list_jobs(kind="media_convert", **filters)  # type: ignore[return-value]
 
+    @public_call
     def submit_transcode_job(
         self,
         inputs: MediaSpec | Iterable[MediaSpec],
@@ -660,6 +672,7 @@ class Client(_BaseClient):
         )
         return self._request(*self._submit_plan("transcode", params))
 
+    @public_call
     def submit_media_producing_job(
         self,
         output: str | Mapping[str, Any],
@@ -707,6 +720,7 @@ class Client(_BaseClient):
         )
         return self._request(*self._submit_plan("media_producing", params))
 
+    @public_call
     def submit_snapshot_job(
         self,
         input: MediaSpec,
@@ -751,6 +765,7 @@ class Client(_BaseClient):
         )
         return self._request(*self._submit_plan("snapshot", params))
 
+    @public_call
     def submit_media_convert_job(
         self,
         inputs: MediaSpec | Iterable[MediaSpec] | None = None,
@@ -945,12 +960,14 @@ class AsyncClient(_BaseClient):
 
     # ------------------------------------------------------------------ every job kind
 
+    @public_call
     async def get_job(self, job_id: str, *, kind: str = "package") -> Job:
         """Fetch one job of any kind; see :meth:`Client.get_job`."""
         if kind == "package":
             return await self.get_package_job(job_id)
         return await self._request(*self._get_plan(kind, job_id))
 
+    @public_call
     def list_jobs(
         self,
         *,
@@ -967,6 +984,7 @@ class AsyncClient(_BaseClient):
         )
         return self._kind_pages(kind, action, params)
 
+    @public_call
     async def _kind_pages(self, kind: str, action: str, params: dict[str, str]) -> AsyncIterator[Any]:
         tokens = _PageTokens(action)
         while True:
@@ -978,38 +996,47 @@ class AsyncClient(_BaseClient):
                 return
             params = next_page_params(kind, params, token)
 
+    @public_call
     async def get_transcode_job(self, parent_job_id: str) -> TranscodeJob:
         """See :meth:`Client.get_transcode_job`."""
         return await self._request(*self._get_plan("transcode", parent_job_id))
 
+    @public_call
     async def get_media_producing_job(self, job_id: str) -> MediaProducingJob:
         """See :meth:`Client.get_media_producing_job`."""
         return await self._request(*self._get_plan("media_producing", job_id))
 
+    @public_call
     async def get_snapshot_job(self, job_id: str) -> SnapshotJob:
         """See :meth:`Client.get_snapshot_job`."""
         return await self._request(*self._get_plan("snapshot", job_id))
 
+    @public_call
     async def get_media_convert_job(self, job_id: str) -> MediaConvertJob:
         """See :meth:`Client.get_media_convert_job`."""
         return await self._request(*self._get_plan("media_convert", job_id))
 
+    @public_call
     def list_transcode_jobs(self, **filters: Any) -> AsyncIterator[TranscodeJob]:
         """See :meth:`Client.list_transcode_jobs`."""
         return self.list_jobs(kind="transcode", **filters)  # type: ignore[return-value]
 
+    @public_call
     def list_media_producing_jobs(self, **filters: Any) -> AsyncIterator[MediaProducingJob]:
         """See :meth:`Client.list_media_producing_jobs`."""
         return self.list_jobs(kind="media_producing", **filters)  # type: ignore[return-value]
 
+    @public_call
     def list_snapshot_jobs(self, **filters: Any) -> AsyncIterator[SnapshotJob]:
         """See :meth:`Client.list_snapshot_jobs`."""
         return self.list_jobs(kind="snapshot", **filters)  # type: ignore[return-value]
 
+    @public_call
     def list_media_convert_jobs(self, **filters: Any) -> AsyncIterator[MediaConvertJob]:
         """See :meth:`Client.list_media_convert_jobs`."""
         return self.list_jobs(kind="media_convert", **filters)  # type: ignore[return-value]
 
+    @public_call
     async def submit_transcode_job(
         self,
         inputs: MediaSpec | Iterable[MediaSpec],
@@ -1035,6 +1062,7 @@ class AsyncClient(_BaseClient):
         )
         return await self._request(*self._submit_plan("transcode", params))
 
+    @public_call
     async def submit_media_producing_job(
         self,
         output: str | Mapping[str, Any],
@@ -1060,6 +1088,7 @@ class AsyncClient(_BaseClient):
         )
         return await self._request(*self._submit_plan("media_producing", params))
 
+    @public_call
     async def submit_snapshot_job(
         self,
         input: MediaSpec,
@@ -1083,6 +1112,7 @@ class AsyncClient(_BaseClient):
         )
         return await self._request(*self._submit_plan("snapshot", params))
 
+    @public_call
     async def submit_media_convert_job(
         self,
         inputs: MediaSpec | Iterable[MediaSpec] | None = None,

@@ -1182,8 +1182,9 @@ class Call(Generic[T]):
             else:
                 stats.errors += 1
         if not retry:
-            if error.job_id is None and self.params.get("JobId"):
-                error.job_id = self.params["JobId"]  # NotFoundError names the job
+            named = self.params.get("JobId") or self.params.get("ParentJobId")
+            if error.job_id is None and named:
+                error.job_id = named  # NotFoundError names the job (a transcode job by ParentJobId)
             if self.attempt > 1 and is_retryable(error, idempotent=self.idempotent):
                 error.message = f"{error.message} (gave up after {self.attempt} attempts)"
                 error.args = (error.message,)

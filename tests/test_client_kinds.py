@@ -118,6 +118,7 @@ def test_get_job_errors_name_the_kinds_action(kind: str) -> None:
     with make_client(server) as client, pytest.raises(NotFoundError) as info:
         client.get_job("missing", kind=kind)
     assert info.value.action == action and info.value.code == "InvalidParameter.JobNotFound"
+    assert info.value.job_id == "missing" and "job 'missing' not found" in str(info.value)
     assert len(server.requests) == 1, "not found is not retried"
 
 
