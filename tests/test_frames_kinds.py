@@ -623,7 +623,7 @@ def test_builder_filled_out_of_order_equals_build_frame_for_mixed_kinds() -> Non
 def test_parquet_round_trip_of_a_mixed_frame(tmp_path: Path) -> None:
     frame = build_frame(mixed_records(), fetched_at=FETCHED, endpoint="http://e")
     path = tmp_path / "mixed.parquet"
-    frame.ice.to_parquet(path)
+    frame.to_parquet(path)
     back = read_parquet(path)
     assert_dtypes(back)
     pd.testing.assert_frame_equal(back, frame)
