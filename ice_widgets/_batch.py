@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import ssl
 import threading
 import time
@@ -46,6 +45,7 @@ from ice_widgets._errors import (
     RequestTimeoutError,
     TransportError,
 )
+from ice_widgets._ids import error_row, parse_ids
 from ice_widgets._models import JobError, PackageJob
 
 __all__ = [
@@ -68,8 +68,6 @@ logger = logging.getLogger("ice_widgets")
 DEFAULT_CONCURRENCY = 32
 #: Upper bound of ``concurrency=``.
 MAX_CONCURRENCY = 256
-#: Longest job ID sent to the service; ICE job IDs are 32 hex digits.
-MAX_ID_LENGTH = 256
 
 T = TypeVar("T")
 Record = PackageJob | JobError
@@ -88,97 +86,8 @@ def is_fatal(error: BaseException) -> bool:
 
 # --------------------------------------------------------------------------- input
 
-
-def _is_missing(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    try:
-        import pandas as pd
-
-        return value is pd.NA or value is pd.NaT
-    except ImportError:  # pragma: no cover - pandas is a dependency
-        return False
-
-
-def _column_values(job_ids: Any) -> Iterable[Any]:
-    """The iterable of IDs inside the ``job_ids`` argument; TypeError for a wrong type."""
-    import numpy as np
-    import pandas as pd
-
-    if isinstance(job_ids, str):
-        return [job_ids]
-    if isinstance(job_ids, pd.DataFrame):
-        if job_ids.shape[1] == 1:
-            return job_ids.iloc[:, 0].tolist()
-        if "job_id" in job_ids.columns:
-            return job_ids["job_id"].tolist()
-        raise TypeError(
-            f"job_ids is a DataFrame with {job_ids.shape[1]} columns and none named 'job_id'; "
-            "pass one column, e.g. df['JobId']"
-        )
-    if isinstance(job_ids, (pd.Series, pd.Index)):
-        return job_ids.tolist()
-    if isinstance(job_ids, np.ndarray):
-        if job_ids.ndim != 1:
-            raise TypeError(f"job_ids must be one-dimensional, not an array of shape {job_ids.shape}")
-        return job_ids.tolist()
-    if isinstance(job_ids, (bytes, bytearray, dict)) or not isinstance(job_ids, Iterable):
-        raise TypeError(
-            "job_ids must be a job ID string or an iterable of them (list, Series, Index, "
-            f"one-column DataFrame), not {type(job_ids).__name__}"
-        )
-    from collections.abc import Mapping
-
-    if isinstance(job_ids, Mapping):
-        raise TypeError(f"job_ids must be an iterable of job IDs, not a mapping ({type(job_ids).__name__})")
-    return job_ids
-
-
-def _check_id(value: Any) -> str | JobError:
-    """A usable, stripped job ID or the JobError row that replaces it."""
-    if _is_missing(value):
-        return JobError(None, "MissingJobId", "the job ID is missing (None/NaN)")
-    if isinstance(value, (bytes, bytearray)):
-        try:
-            value = bytes(value).decode("ascii")
-        except UnicodeDecodeError:
-            return JobError(repr(bytes(value))[:MAX_ID_LENGTH], "InvalidJobId", "the job ID is not text")
-    if not isinstance(value, str):
-        return JobError(
-            str(value)[:MAX_ID_LENGTH],
-            "InvalidJobId",
-            f"a job ID must be a string, not {type(value).__name__}",
-        )
-    text = value.strip()
-    if not text:
-        return JobError("", "EmptyJobId", "the job ID is empty")
-    if len(text) > MAX_ID_LENGTH:
-        return JobError(text[:MAX_ID_LENGTH], "InvalidJobId", f"the job ID is longer than {MAX_ID_LENGTH}")
-    if not text.isprintable() or any(ch.isspace() for ch in text):
-        return JobError(text, "InvalidJobId", "the job ID contains whitespace or control characters")
-    return text
-
-
-def normalize_ids(job_ids: Any) -> list[str | JobError]:
-    """Distinct entries in first-seen order: stripped IDs, or JobError rows for unusable ones.
-
-    Raises
-    ------
-    TypeError
-        When ``job_ids`` as a whole is not a string or an iterable of IDs (an int, a dict).
-    """
-    seen: set[Any] = set()
-    entries: list[str | JobError] = []
-    for value in _column_values(job_ids):
-        entry = _check_id(value)
-        key: Any = entry if isinstance(entry, str) else ("error", entry.job_id, entry.code)
-        if key in seen:
-            continue
-        seen.add(key)
-        entries.append(entry)
-    return entries
+#: The one job-ID parser (see :mod:`ice_widgets._ids` for the rule).
+normalize_ids = parse_ids
 
 
 def resolve_concurrency(concurrency: int | None) -> int:
@@ -678,14 +587,6 @@ class BatchProgress:
         self.in_flight = 0
         self.max_in_flight = 0
         self.started = time.monotonic()
-
-
-def error_row(job_id: str, error: BaseException) -> JobError:
-    """The JobError row for a per-job failure."""
-    if isinstance(error, IceError):
-        code = error.code or type(error).__name__
-        return JobError(job_id, code, str(error.message))
-    return JobError(job_id, type(error).__name__, str(error) or type(error).__name__)
 
 
 async def run_batch(

@@ -19,7 +19,6 @@ import pandas as pd
 from ice_widgets._batch import (
     BatchProgress,
     async_client_for,
-    normalize_ids,
     resolve_concurrency,
     run_batch,
     run_sync,
@@ -28,6 +27,7 @@ from ice_widgets._batch import (
 )
 from ice_widgets._cache import open_cache
 from ice_widgets._frames import FrameBuilder, _to_timestamp, build_frame
+from ice_widgets._ids import parse_ids
 from ice_widgets._models import JobError, PackageJob
 
 __all__ = ["afetch_jobs", "fetch_jobs", "list_jobs"]
@@ -217,8 +217,10 @@ def fetch_jobs(
     Parameters
     ----------
     job_ids : str, iterable of str, Series, Index or DataFrame
-        IDs are stripped and fetched once each; the frame has one row per distinct ID in
-        first-seen order. Empty, missing (None/NaN) and unusable IDs become rows with
+        A string may hold several IDs separated by commas or whitespace; in a list, Series
+        or column each item is one ID (the rule: :mod:`ice_widgets._ids`). IDs are stripped
+        and fetched once each; the frame has one row per distinct ID in first-seen order.
+        Empty, missing (None/NaN) and unusable IDs become rows with
         ``error_code``/``error_message``. A DataFrame must have one column or a
         ``job_id`` column.
     client : Client or AsyncClient, optional
@@ -248,7 +250,7 @@ def fetch_jobs(
     KeyboardInterrupt
         After cancelling the outstanding requests.
     """
-    entries = normalize_ids(job_ids)
+    entries = parse_ids(job_ids)
     workers = resolve_concurrency(concurrency)
     store, owned = open_cache(cache)
     state = BatchProgress(len(entries))
@@ -280,7 +282,7 @@ async def afetch_jobs(
     ``stats`` and ``rate``), closed when the batch ends. Cancelling the awaiting task
     cancels every outstanding request.
     """
-    entries = normalize_ids(job_ids)
+    entries = parse_ids(job_ids)
     workers = resolve_concurrency(concurrency)
     store, owned = open_cache(cache)
     state = BatchProgress(len(entries))

@@ -32,6 +32,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from ice_widgets._ids import check_id, split_ids
 from ice_widgets._models import KINDS, model_for
 
 __all__ = ["IceMagics", "load_ipython_extension", "unload_ipython_extension"]
@@ -41,7 +42,6 @@ MAGIC_NAMES = ("ice_job", "ice_jobs", "ice_watch")
 _OPTIONS = re.compile(r"^\s*((?:--(?:endpoint|profile|region|kind)(?:=|\s+)\S+\s*)*)(.*)$", re.S)
 # IDs written inline: word characters, dashes, dots and the docs' masking stars.
 _INLINE_IDS = re.compile(r"^[\w.*\-]+(?:[\s,]+[\w.*\-]+)*[\s,]*$")
-_SPLIT = re.compile(r"[\s,]+")
 # What an ICE ID looks like (32 hex digits; the docs mask the end with stars): a word that
 # is a valid Python name but not this is taken for a variable, never sent as an ID.
 _ID_LIKE = re.compile(r"[0-9a-fA-F*]{16,}")
@@ -85,7 +85,7 @@ def _client(args: Any, *, asynchronous: bool = False) -> Any:
 
 def _check_names(text: str, user_ns: Any) -> None:
     """Refuse words that look like Python names but are undefined (a typo), before any request."""
-    for word in _SPLIT.split(text.strip()):
+    for word in split_ids(text):
         if word.isidentifier() and not _ID_LIKE.fullmatch(word) and word not in user_ns:
             raise UsageError(
                 f"name {word!r} is not defined: no request was sent. Give a job ID or a variable "
@@ -95,8 +95,12 @@ def _check_names(text: str, user_ns: Any) -> None:
 
 def ids_from_value(value: Any) -> list[str]:
     """Job IDs from what an expression gave: a string, IDs, jobs, a Series or a frame."""
+    return list(dict.fromkeys(_ids_in(value)))  # repeated IDs count once, first-seen order
+
+
+def _ids_in(value: Any) -> list[str]:
     if isinstance(value, str):
-        return [x for x in _SPLIT.split(value) if x]
+        return split_ids(value)  # the one rule for a string of several IDs (ice_widgets._ids)
     if isinstance(value, MODEL_TYPES):
         job_id = getattr(value, "job_id", None)
         return [job_id] if job_id else []
@@ -110,10 +114,11 @@ def ids_from_value(value: Any) -> list[str]:
         for item in value:
             if isinstance(item, MODEL_TYPES):
                 item = getattr(item, "job_id", None)
-            if isinstance(item, str) and item.strip():
-                ids.append(item.strip())
-            elif item is not None and not (isinstance(item, float) and item != item):
-                raise UsageError(f"not a job ID: {item!r}")
+            entry = check_id(item)  # each item is one ID (ice_widgets._ids)
+            if isinstance(entry, str):
+                ids.append(entry)
+            elif entry.code == "InvalidJobId":
+                raise UsageError(f"not a job ID: {item!r} ({entry.message}); no request was sent")
         return ids
     raise UsageError(f"expected job IDs, got {type(value).__name__}")
 

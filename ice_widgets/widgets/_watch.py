@@ -34,13 +34,13 @@ from typing import Any
 from ice_widgets._errors import (
     AuthenticationError,
     CredentialsError,
-    IceError,
     InvalidParameterError,
     NotFoundError,
     PermissionDeniedError,
     ThrottlingError,
 )
 from ice_widgets._frames import build_frame
+from ice_widgets._ids import check_id, code_message, split_ids
 from ice_widgets._models import JobError
 from ice_widgets.widgets._card import afetch_one, check_kind, is_job, placeholder, twin_client
 from ice_widgets.widgets._view import JobsView
@@ -73,9 +73,7 @@ atexit.register(stop_all)
 
 
 def _code_message(exc: BaseException) -> tuple[str, str]:
-    if isinstance(exc, IceError):
-        return exc.code or type(exc).__name__, " ".join(str(exc.message).split())
-    return type(exc).__name__, str(exc)
+    return code_message(exc)  # the one error-to-row rule (ice_widgets._ids)
 
 
 def _async_client(client: Any) -> tuple[Any, bool]:
@@ -111,9 +109,12 @@ def _nothing_to_watch(job_ids: Any) -> str:
     return "nothing to watch: no job IDs were given"
 
 
-def _clean_ids(job_ids: Any, kind: str = "package") -> dict[str, str]:
+def _clean_ids(job_ids: Any, kind: str = "package", invalid: dict[str, Any] | None = None) -> dict[str, str]:
     """Distinct, stripped IDs in order -> their kind; jobs give their ID and kind; a frame
-    its ``job_id`` (and ``kind``) columns; None/NaN/blank are skipped."""
+    its ``job_id`` (and ``kind``) columns; None/NaN/blank are skipped; unusable IDs
+    (:func:`ice_widgets._ids.check_id`) go to ``invalid`` as JobError rows, never requested."""
+    if invalid is None:
+        invalid = {}
     columns = getattr(job_ids, "columns", None)
     pairs: list[tuple[Any, Any]]
     if columns is not None:  # a DataFrame: its job_id column, and its kind column if any
@@ -127,8 +128,11 @@ def _clean_ids(job_ids: Any, kind: str = "package") -> dict[str, str]:
             item, item_kind = item.job_id, item.kind
         if not isinstance(item_kind, str) or not item_kind:
             item_kind = kind
-        if isinstance(item, str) and item.strip():
-            found.setdefault(item.strip(), check_kind(item_kind))
+        entry = check_id(item)  # the one job-ID rule (ice_widgets._ids)
+        if isinstance(entry, str):
+            found.setdefault(entry, check_kind(item_kind))
+        elif entry.code == "InvalidJobId" and entry.job_id:
+            invalid.setdefault(entry.job_id, entry)
     return found
 
 
@@ -166,13 +170,18 @@ class WatchView(JobsView):
         problem = _not_watchable(job_ids)
         if problem:
             raise TypeError(problem)
-        kinds = _clean_ids(job_ids, check_kind(kind))
+        invalid: dict[str, Any] = {}
+        kinds = _clean_ids(job_ids, check_kind(kind), invalid)
+        self._records: dict[str, Any] = {i: placeholder(i, k) for i, k in kinds.items()}
+        for job_id, row in invalid.items():  # shown as error rows, never requested
+            if job_id not in kinds:
+                kinds[job_id] = check_kind(kind)
+                self._records[job_id] = _job_error(job_id, kinds[job_id], row.code, row.message)
         ids = list(kinds)
         self._ids = ids
         self._kinds = kinds
-        self._records: dict[str, Any] = {i: placeholder(i, k) for i, k in kinds.items()}
         self._fetched: set[str] = set()  # fetched at least once
-        self._done: set[str] = set()  # finished, or permanently unfetchable
+        self._done: set[str] = set(invalid) & set(kinds)  # finished, or permanently unfetchable
         self._interval = max(0.05, float(interval))
         self._delay = self._interval
         self._concurrency = max(1, int(concurrency))
@@ -446,7 +455,7 @@ def watch(
     if problem:
         raise TypeError(problem)  # here, so the traceback ends at the call
     if isinstance(job_ids, str):
-        job_ids = [x for x in job_ids.replace(",", " ").split() if x]
+        job_ids = split_ids(job_ids)  # the one rule for a string of several IDs
     view = WatchView(job_ids, client=client, interval=interval, concurrency=concurrency, kind=kind)
     view.start()
     return view
