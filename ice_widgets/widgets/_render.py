@@ -97,6 +97,26 @@ _KIND_RULES = (
 )
 _STATUS_RULES = "".join(f".ice-status-{kind}{{background:{color}}}" for kind, color in STATUS_COLORS.items())
 
+# The static HTML must keep its layout under the host's stylesheet: JupyterLab and nbconvert
+# style every table in an HTML output (`:not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon td`
+# right-aligns cells, `table-layout: fixed` gives every column the same width, so long job IDs
+# run into the next column; rows are striped, tables centred). These rules are one step more
+# specific than the host's (`.ice-root table.x td` is 0,2,2 against 0,2,1).
+_HOST_RULES = """\
+.ice-root table.ice-kv,.ice-root table.ice-table{table-layout:auto;margin:0;border:none;\
+font-size:inherit;color:inherit}
+.ice-root table.ice-table{font-size:12px}
+.ice-root table.ice-kv th,.ice-root table.ice-kv td,.ice-root table.ice-table th,\
+.ice-root table.ice-table td{text-align:left;line-height:1.4}
+.ice-root table.ice-kv th{padding:2px 12px 2px 0;vertical-align:top;white-space:nowrap}
+.ice-root table.ice-kv td{padding:2px 0;vertical-align:top;white-space:normal}
+.ice-root table.ice-table th,.ice-root table.ice-table td{padding:3px 6px;white-space:nowrap}
+.ice-root table.ice-table td.ice-wrap{white-space:normal}
+.ice-root table.ice-table td.ice-num,.ice-root table.ice-table th.ice-num{text-align:right}
+.ice-root table.ice-kv tbody tr,.ice-root table.ice-kv tr{background:transparent}
+.ice-root table.ice-kv ol{margin:0}
+"""
+
 STYLE = (
     """<style>
 .ice-root{font-family:var(--jp-ui-font-family,system-ui,sans-serif);font-size:13px;\
@@ -157,6 +177,7 @@ font-family:var(--jp-code-font-family,monospace);font-size:12px}
 .ice-jobcard .widget-html-content,.ice-jobcard .jupyter-widget-html-content{min-width:0}
 .ice-jobsview .ice-selected{outline:2px solid var(--jp-ui-font-color1,#24292f);outline-offset:1px}
 """
+    + _HOST_RULES
     + _KIND_RULES
     + """</style>"""
 )
