@@ -31,7 +31,7 @@ from ice_widgets._core import (
     get_params,
     is_idempotent,
     kind_api,
-    list_params,
+    list_requests,
     media_convert_submit_params,
     media_object,
     media_producing_submit_params,
@@ -544,8 +544,8 @@ class Client(_BaseClient):
             ``Init``/``Success``/``Fail``; media producing ``Init``/``Processing``/``Success``/
             ``Failed``; media convert ``Inited``/``Running``/``Complete``/``Error`` (its ``State``).
         start, end : datetime or str, optional
-            Bounds of the creation time (naive datetimes are taken as UTC). Media producing
-            accepts a range of at most 30 days.
+            Bounds of the creation time (naive datetimes are taken as UTC). ListMediaProducingJobs
+            takes at most 30 days at once: a wider range is listed as consecutive 30-day windows.
         page_size : int, optional
             Jobs per request, 1 to 100 (default 100).
         order_by : str
@@ -555,21 +555,22 @@ class Client(_BaseClient):
         ------
         The kind's model, one per job.
         """
-        action, params = list_params(
+        action, windows = list_requests(
             kind, status=status, start=start, end=end, order_by=order_by, page_size=page_size
         )
-        return self._kind_pages(kind, action, params)
+        return self._kind_pages(kind, action, windows)
 
     @public_call
-    def _kind_pages(self, kind: str, action: str, params: dict[str, str]) -> Iterator[Any]:
-        tokens = _PageTokens(action)
-        while True:
-            jobs, token = self._request(action, params, lambda data: parse_kind_page(kind, data))
-            yield from jobs
-            token = tokens.next(token)
-            if token is None:
-                return
-            params = next_page_params(kind, params, token)
+    def _kind_pages(self, kind: str, action: str, windows: list[dict[str, str]]) -> Iterator[Any]:
+        for params in windows:
+            tokens = _PageTokens(action)
+            while True:
+                jobs, token = self._request(action, params, lambda data: parse_kind_page(kind, data))
+                yield from jobs
+                token = tokens.next(token)
+                if token is None:
+                    break
+                params = next_page_params(kind, params, token)
 
     @public_call
     def get_transcode_job(self, parent_job_id: str) -> TranscodeJob:
@@ -979,22 +980,23 @@ class AsyncClient(_BaseClient):
         order_by: str = "CreateTimeDesc",
     ) -> AsyncIterator[Job]:
         """Iterate asynchronously over every matching job of a kind; see :meth:`Client.list_jobs`."""
-        action, params = list_params(
+        action, windows = list_requests(
             kind, status=status, start=start, end=end, order_by=order_by, page_size=page_size
         )
-        return self._kind_pages(kind, action, params)
+        return self._kind_pages(kind, action, windows)
 
     @public_call
-    async def _kind_pages(self, kind: str, action: str, params: dict[str, str]) -> AsyncIterator[Any]:
-        tokens = _PageTokens(action)
-        while True:
-            jobs, token = await self._request(action, params, lambda data: parse_kind_page(kind, data))
-            for job in jobs:
-                yield job
-            token = tokens.next(token)
-            if token is None:
-                return
-            params = next_page_params(kind, params, token)
+    async def _kind_pages(self, kind: str, action: str, windows: list[dict[str, str]]) -> AsyncIterator[Any]:
+        for params in windows:
+            tokens = _PageTokens(action)
+            while True:
+                jobs, token = await self._request(action, params, lambda data: parse_kind_page(kind, data))
+                for job in jobs:
+                    yield job
+                token = tokens.next(token)
+                if token is None:
+                    break
+                params = next_page_params(kind, params, token)
 
     @public_call
     async def get_transcode_job(self, parent_job_id: str) -> TranscodeJob:

@@ -30,7 +30,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
@@ -48,7 +48,7 @@ from ice_widgets._errors import (
     ThrottlingError,
     TransportError,
 )
-from ice_widgets._models import KINDS, Job, PackageJob, model_for, parse_job
+from ice_widgets._models import KINDS, Job, PackageJob, model_for, parse_job, parse_time
 from ice_widgets._signing import EMPTY_SHA256, canonical_query, signature_v3
 from ice_widgets._version import __version__
 
@@ -73,6 +73,7 @@ __all__ = [
     "is_idempotent",
     "kind_api",
     "list_params",
+    "list_requests",
     "media_convert_submit_params",
     "media_object",
     "media_producing_submit_params",
@@ -1235,6 +1236,8 @@ class KindApi:
     submit_action: str
     #: Whether Submit takes a ``ClientToken`` (then it is sent, and a retry is safe).
     client_token: bool
+    #: The widest creation-time range one List accepts (media producing: 30 days), or None.
+    max_range: timedelta | None = None
 
 
 KIND_APIS: dict[str, KindApi] = {
@@ -1293,6 +1296,7 @@ KIND_APIS: dict[str, KindApi] = {
             ("Init", "Processing", "Success", "Failed"),
             "SubmitMediaProducingJob",
             True,
+            timedelta(days=30),
         ),
         KindApi(
             "snapshot",
@@ -1441,6 +1445,49 @@ def list_params(
     if end is not None:
         params[api.end_param] = format_time(end)
     return api.list_action, params
+
+
+def _as_time(value: datetime | str) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return parse_time(value)
+
+
+def list_requests(
+    kind: str,
+    *,
+    status: str | None = None,
+    start: datetime | str | None = None,
+    end: datetime | str | None = None,
+    order_by: str = "CreateTimeDesc",
+    page_size: int | None = None,
+) -> tuple[str, list[dict[str, str]]]:
+    """``(action, [params, ...])``: one listing per time window, each paged on its own.
+
+    A range wider than the kind accepts in one List (media producing: 30 days) is cut into
+    consecutive windows that do not overlap (the API's times are whole seconds: a window ends
+    one second before the next begins), newest first for ``CreateTimeDesc``. Every other
+    listing is a single window. Arguments are checked as :func:`list_params` checks them.
+    """
+    action, params = list_params(
+        kind, status=status, start=start, end=end, order_by=order_by, page_size=page_size
+    )
+    api = kind_api(kind)
+    if api.max_range is None or start is None or end is None:
+        return action, [params]
+    first, last = _as_time(start), _as_time(end)
+    if first is None or last is None or last - first <= api.max_range:
+        return action, [params]
+    first = first.replace(microsecond=0)
+    windows: list[dict[str, str]] = []
+    step = api.max_range
+    while first <= last:
+        upper = min(first + step - timedelta(seconds=1), last)
+        windows.append({**params, api.start_param: format_time(first), api.end_param: format_time(upper)})
+        first = upper + timedelta(seconds=1)
+    if order_by == "CreateTimeDesc":
+        windows.reverse()
+    return action, windows
 
 
 def next_page_params(kind: str, params: Mapping[str, str], token: str) -> dict[str, str]:

@@ -289,6 +289,46 @@ def test_pages_without_the_list_or_with_junk_items(kind: str) -> None:
         list(client.list_jobs(kind=kind))
 
 
+@pytest.mark.parametrize("order_by", ["CreateTimeDesc", "CreateTimeAsc"])
+def test_media_producing_ranges_over_30_days_are_listed_in_windows(order_by: str) -> None:
+    # Window 1 has two pages; each window pages on its own (its token is not carried over).
+    server = MockIce(
+        list_page("media_producing", ["a"], "t1"),
+        list_page("media_producing", ["b"], None),
+        list_page("media_producing", ["c"], None),
+        list_page("media_producing", ["d"], None),
+    )
+    with make_client(server) as client:
+        ids = [
+            j.job_id
+            for j in client.list_jobs(
+                kind="media_producing",
+                start="2024-01-01T00:00:00Z",
+                end=datetime(2024, 3, 15, 12, tzinfo=UTC),
+                order_by=order_by,
+            )
+        ]
+    assert ids == ["a", "b", "c", "d"]
+    windows = [(server.params(i)["StartTime"], server.params(i)["EndTime"]) for i in (0, 2, 3)]
+    expected = [
+        ("2024-01-01T00:00:00Z", "2024-01-30T23:59:59Z"),
+        ("2024-01-31T00:00:00Z", "2024-02-29T23:59:59Z"),
+        ("2024-03-01T00:00:00Z", "2024-03-15T12:00:00Z"),
+    ]
+    assert windows == (expected if order_by == "CreateTimeAsc" else expected[::-1])
+    assert server.params(1)["NextToken"] == "t1" and "NextToken" not in server.params(2)
+    # 30 days or less, another kind, or an open range: one listing, bounds as given.
+    for kind, start, end in [
+        ("media_producing", "2024-01-01T00:00:00Z", "2024-01-31T00:00:00Z"),
+        ("transcode", "2024-01-01T00:00:00Z", "2024-12-31T00:00:00Z"),
+        ("media_producing", "2024-01-01T00:00:00Z", None),
+    ]:
+        server = MockIce(list_page(kind, ["x"], None))
+        with make_client(server) as client:
+            assert [j.job_id for j in client.list_jobs(kind=kind, start=start, end=end)] == ["x"]
+        assert len(server.requests) == 1
+
+
 def test_list_jobs_package_keeps_the_packaging_shape() -> None:
     body = {"RequestId": "R", "PackageJobList": {"PackageJobs": [{"JobId": "a"}], "NextPageToken": ""}}
     server = MockIce(httpx.Response(200, json=body))

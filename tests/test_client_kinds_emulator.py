@@ -96,6 +96,16 @@ def test_list_filters_by_status_and_creation_time(emulator: Emulator, client: Cl
     assert window and {job.job_id for job in window} == expected
 
 
+def test_media_producing_over_more_than_30_days(emulator: Emulator, client: Client) -> None:
+    """The emulator refuses a range over 30 days as ICE does; the client lists it in windows."""
+    everything = list(client.list_media_producing_jobs())
+    newest = max(job.create_time for job in everything if job.create_time)
+    start, end = newest - timedelta(days=95), newest + timedelta(days=1)
+    listed = [job.job_id for job in client.list_media_producing_jobs(start=start, end=end, page_size=100)]
+    assert sorted(listed) == sorted(job.job_id for job in everything)
+    assert len(listed) == len(set(listed))
+
+
 def test_submit_every_kind_then_get_it(client: Client) -> None:
     parent = client.submit_transcode_job(
         "oss://bucket/in/show.mp4",
