@@ -26,6 +26,7 @@ from ice_widgets._batch import (
     sync_fetcher,
 )
 from ice_widgets._cache import open_cache
+from ice_widgets._errors import public_call
 from ice_widgets._frames import FrameBuilder, _to_timestamp, build_frame
 from ice_widgets._ids import parse_ids
 from ice_widgets._models import JobError, PackageJob
@@ -200,6 +201,7 @@ def _finish(builder: FrameBuilder, endpoint: str) -> pd.DataFrame:
     return frame
 
 
+@public_call
 def fetch_jobs(
     job_ids: Any,
     *,
@@ -267,6 +269,7 @@ def fetch_jobs(
     return _finish(builder, endpoint)
 
 
+@public_call
 async def afetch_jobs(
     job_ids: Any,
     *,
@@ -320,6 +323,7 @@ def _bound(value: Any, name: str) -> datetime | None:
     return result
 
 
+@public_call
 def list_jobs(
     *,
     client: Any = None,

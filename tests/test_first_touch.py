@@ -229,3 +229,19 @@ def test_watch_rejects_non_iterables_in_process() -> None:
             watch(value)  # type: ignore[arg-type]
         assert str(caught.value).startswith("watch() takes job IDs")
         assert _tb_functions(caught.value)[1:] == ["watch"]
+
+
+def test_fetch_jobs_fatal_error_has_a_short_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ice_widgets import fetch_jobs, list_jobs
+
+    for name in [k for k in __import__("os").environ if k.startswith("ALIBABA_CLOUD_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for call in (lambda: fetch_jobs(["a" * 32], progress=False), lambda: list_jobs(limit=5, progress=False)):
+        with pytest.raises(CredentialsError) as caught:
+            call()
+        assert str(caught.value).endswith(DEMO_LINE)
+        assert _tb_functions(caught.value)[-3:-1] == ["<lambda>", "wrapper"]  # then the public function
+        assert _tb_functions(caught.value)[-1] in {"fetch_jobs", "list_jobs"}
