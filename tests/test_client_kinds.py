@@ -22,6 +22,8 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 from alibabacloud_tea_openapi.utils import Utils
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_client_mock import AK, SECRET, TOKEN, MockIce, error, make_async, make_client
 from test_models_kinds import CONVERT_GET, PRODUCING_GET, SNAPSHOT_GET, TRANSCODE_GET
 
@@ -38,7 +40,7 @@ from ice_widgets import (
     SnapshotJob,
     TranscodeJob,
 )
-from ice_widgets._core import KIND_APIS
+from ice_widgets._core import KIND_APIS, parse_kind_job, parse_kind_page, parse_submitted_id
 from ice_widgets._signing import canonical_query
 
 #: kind -> (Get action, ID parameter, answer body, key of the job, model)
@@ -635,3 +637,41 @@ def test_async_submit_retries_with_the_same_token() -> None:
         return sleeps
 
     assert len(asyncio.run(run())) == 1
+
+
+# ---------------------------------------------------------------------------- any answer body
+
+ANSWER_KEYS = st.sampled_from(
+    sorted(
+        {
+            *("Jobs", "MediaProducingJobList", "NextToken", "NextPageToken", "MaxResults", "JobId"),
+            *("ParentJobId", "TranscodeParentJob", "MediaProducingJob", "SnapshotJob", "Job"),
+            *("RequestId", "Status", "State", "x"),
+        }
+    )
+)
+ANY_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(ANSWER_KEYS, children, max_size=4),
+    max_leaves=15,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=st.sampled_from(sorted(GETS)), body=st.dictionaries(ANSWER_KEYS, ANY_JSON, max_size=5))
+def test_any_answer_parses_or_is_an_invalid_response(kind: str, body: dict[str, Any]) -> None:
+    """Whatever JSON object comes back, parsing gives jobs or an InvalidResponseError, nothing else."""
+    for parse in (
+        lambda: parse_kind_page(kind, body),
+        lambda: parse_kind_job(kind, body, "asked"),
+        lambda: parse_submitted_id(kind, body),
+    ):
+        try:
+            parse()
+        except InvalidResponseError:
+            pass
+    try:
+        jobs, token = parse_kind_page(kind, body)
+    except InvalidResponseError:
+        return
+    assert all(job.kind == kind for job in jobs) and (token is None or isinstance(token, str))
