@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _secret_session import pytest_configure  # noqa: F401  (the suite-wide secret scan)
 
 from ice_widgets.emulator import Emulator
 

@@ -51,6 +51,10 @@ def test_the_mended_tests_fail_under_the_mutation(mutation: Mutation) -> None:
     output = done.stdout + done.stderr
     assert f"mutation in force: {mutation.name}" in output, output[-3000:]
     assert done.returncode == 1, f"exit {done.returncode}, expected 1 (tests failed):\n{output[-3000:]}"
+    if mutation.session_fails:  # every test passes; the session's secret scan fails it
+        assert "secret scan failed" in done.stdout and " failed" not in done.stdout.splitlines()[-1]
+        assert mutation.expect in output, output[-3000:]
+        return
     for node in mutation.tests:
         assert f"FAILED {node}" in done.stdout, f"{node} passed under {mutation.name}:\n{output[-3000:]}"
     assert mutation.expect in output, output[-3000:]
