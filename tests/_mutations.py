@@ -89,8 +89,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         name="odd_ids_dropped",
-        module="ice_widgets._batch",
-        qualname="normalize_ids",
+        module="ice_widgets._ids",
+        qualname="parse_ids",
         old="entries.append(entry)",
         new="if isinstance(entry, str): entries.append(entry)",
         tests=("tests/test_hostile_input.py::test_odd_ids_become_rows_with_errors",),
@@ -151,7 +151,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         name="fetch_cache_never_written",
-        module="ice_widgets._frames",
+        module="ice_widgets._fetch",
         qualname="_gather",
         old="if len(pending) >= 500:",
         new="if len(pending) >= 10**9:",
@@ -162,7 +162,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         name="fetch_cache_written_per_job",
-        module="ice_widgets._frames",
+        module="ice_widgets._fetch",
         qualname="_cache_write",
         old="cache.put_many(jobs, endpoint)",
         new="[cache.put_many([job], endpoint) for job in jobs]",
@@ -239,9 +239,10 @@ def apply(name: str) -> Mutation:
     setattr(owner, attr, replacement)
     if owner is module:  # also where another module did `from ... import name`
         for other in list(sys.modules.values()):
-            name_ok = getattr(other, "__name__", "").startswith("ice_widgets") and other is not module
-            if name_ok and vars(other).get(attr) is original:
-                setattr(other, attr, replacement)
+            if getattr(other, "__name__", "").startswith("ice_widgets") and other is not module:
+                for other_name, value in list(vars(other).items()):
+                    if value is original:  # under any name
+                        setattr(other, other_name, replacement)
     APPLIED.append(name)
     return mutation
 
