@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import alibabacloud_ice20201109.models as ice_models
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -34,8 +35,6 @@ from ice_widgets._models import (
     model_for,
     parse_job,
 )
-
-ice_models = pytest.importorskip("alibabacloud_ice20201109.models")
 
 
 def utc(*args: int) -> datetime:

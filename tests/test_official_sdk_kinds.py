@@ -14,14 +14,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import alibabacloud_ice20201109.client as ice_client
+import alibabacloud_ice20201109.models as M
+import alibabacloud_tea_openapi.models as open_api_models
 import pytest
 
 from ice_widgets.emulator import Emulator
 from tests._emu_http import v3
-
-ice_client = pytest.importorskip("alibabacloud_ice20201109.client")
-M = pytest.importorskip("alibabacloud_ice20201109.models")
-open_api_models = pytest.importorskip("alibabacloud_tea_openapi.models")
 
 KIND_JOBS = 90
 HOSTILE = 6
