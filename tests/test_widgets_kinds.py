@@ -480,3 +480,237 @@ def test_a_bare_job_of_every_kind_displays_as_its_card(ip: Any, kind: str) -> No
     ip.run_line_magic("unload_ext", "ice_widgets")
     data, _ = ip.display_formatter.format(job)
     assert WIDGET_MIME not in data and "text/html" not in data  # the formatter is gone
+
+
+# --------------------------------------------------------------------- JobsView, kinds
+
+
+@pytest.fixture(scope="module")
+def mixed(emulator: Any) -> Any:
+    """A frame of jobs of every kind, as the emulator holds them (30 of each)."""
+    from ice_widgets._frames import build_frame
+
+    jobs = [parse_job(k, emulator.expected(i, k)) for k in KINDS for i in emulator.ids(k)[:30]]
+    return jobs, build_frame(jobs)
+
+
+def test_view_over_mixed_kinds_has_a_kind_column_and_menu(mixed: Any) -> None:
+    from ice_widgets.widgets import JobsView
+
+    jobs, frame = mixed
+    view = JobsView(frame, page_size=500)
+    try:
+        assert view.mixed and view.kinds == list(KINDS)
+        assert [v for _, v in view._kind_menu.options] == ["", *KINDS]
+        assert [label for label, _ in view._kind_menu.options][1:] == [kind_label(k) for k in KINDS]
+        assert view._kind_menu.layout.display is None  # shown: there is a choice
+        page = tree(view._table.value)
+        assert [h["text"] for h in page.find("th")][:3] == ["#", "Status", "Kind"]
+        rows = page.find("tr")[1:]
+        assert len(rows) == len(jobs)
+        for row, job in zip(rows, jobs):  # the frame's order: the jobs' order
+            assert job.job_id in row["text"] and kind_label(job.kind) in row["text"]
+        for job in jobs:  # every badge: the status as sent, the colour of the state
+            assert (
+                f'<span class="ice-badge ice-status-{STATE_CLASS[job.state]}" '
+                f'title="{html.escape(r.status_text(job.status, state=job.state))}">'
+            ) in view._table.value
+        for kind in KINDS:
+            view.set_filter(kind=kind)
+            assert view._kind_menu.value == kind
+            shown = set(view.export()["job_id"])
+            assert shown == {j.job_id for j in jobs if j.kind == kind}
+        view._kind_menu.value = "media_convert"  # the menu, as the front end sets it
+        assert set(view.export()["kind"].astype(str)) == {"media_convert"}
+        view.set_filter(kind=None)
+        assert view.filtered_count == len(jobs)
+    finally:
+        view.close()
+
+
+def test_view_counts_and_colours_by_state(mixed: Any) -> None:
+    from ice_widgets.widgets import JobsView
+
+    jobs, frame = mixed
+    view = JobsView(frame)
+    try:
+        buttons = {b._ice_status: b for b in view._status_box.children if b._ice_status}
+        statuses = {j.status for j in jobs if j.status}
+        assert set(buttons) == statuses
+        for status, button in buttons.items():
+            n = sum(1 for j in jobs if j.status == status)
+            assert button.description.endswith(f" {n:,}")
+            assert button.style.button_color == r.STATUS_COLORS[STATE_CLASS[job_state(status)]]
+        succeeded = sum(1 for j in jobs if j.state == "succeeded")
+        failed = sum(1 for j in jobs if j.state == "failed")
+        assert view.summary.success_rate == pytest.approx(succeeded / (succeeded + failed))
+        assert view.summary.failed == failed
+        assert view._tabs.titles[2] == f"Failures ({failed:,})"
+        triage = view.triage()
+        assert int(triage["count"].sum()) == failed
+        by_code: dict[str, int] = {}
+        for j in jobs:
+            if j.state == "failed":
+                by_code[j.code or ""] = by_code.get(j.code or "", 0) + 1
+        assert triage.groupby("code")["count"].sum().to_dict() == by_code
+    finally:
+        view.close()
+
+
+def test_single_kind_view_hides_the_kind_menu_and_column(mixed: Any) -> None:
+    from ice_widgets.widgets import JobsView
+
+    _, frame = mixed
+    for kind in ("package", "snapshot"):
+        view = JobsView(frame[frame["kind"] == kind].reset_index(drop=True))
+        try:
+            assert not view.mixed and view._kind_menu.layout.display == "none"
+            assert "<th>Kind</th>" not in view._table.value
+        finally:
+            view.close()
+
+
+@pytest.mark.parametrize("kind", list(FIXTURES))
+def test_opening_a_row_of_every_kind_shows_its_card(mixed: Any, kind: str) -> None:
+    from ice_widgets.widgets import JobsView
+
+    jobs, frame = mixed
+    candidates = [j for j in jobs if j.kind == kind]
+    job = next((j for j in candidates if parts_of(j) is not None), candidates[0])
+    view = JobsView(frame)
+    try:
+        card = view.open_job(job.job_id)
+        assert isinstance(card.job, JobRow) and card.kind == kind
+        markup = card.to_html()
+        assert f"ice-kind-{kind}" in markup
+        assert f"ice-status-{STATE_CLASS[job.state]}" in head_badge(markup)["attrs"]["class"]
+        assert kv_rows(markup)["Duration"] == r.format_duration(job.duration)
+        found = parts_of(job)
+        if found is not None:  # sub-jobs / outputs came with the row (a Get): listed
+            rows = tree(markup).find("tr", "ice-part")
+            assert len(rows) == len(found[1])
+            for part, row in zip(found[1], rows):
+                assert f"ice-part-{STATE_CLASS[part.state]}" in row["attrs"]["class"]
+    finally:
+        view.close()
+
+
+def test_charts_colour_jobs_of_every_kind_by_state(mixed: Any) -> None:
+    import numpy as np
+
+    from ice_widgets.widgets import _charts
+
+    jobs, frame = mixed
+    codes = _charts._kinds(frame["status"], r.states(frame))
+    want = np.array([{"succeeded": 0, "failed": 1, "running": 2, "unknown": 3}[j.state] for j in jobs])
+    assert (codes == want).all()
+    assert _charts.labels_for(frame) == _charts.STATE_LABELS
+    assert _charts.labels_for(frame[frame["kind"] == "package"]) == _charts.LABELS
+    png = _charts.timeline(frame)
+    assert png is not None and png.startswith(b"\x89PNG")
+
+
+# ------------------------------------------------------------------------ watch, kinds
+
+
+def _aclient(emulator: Any) -> Any:
+    from ice_widgets import AsyncClient
+
+    class Counting(AsyncClient):  # the real client, counting the Gets it sends per job
+        def __init__(self, **options: Any) -> None:
+            super().__init__(**options)
+            self.gets: dict[str, int] = {}
+
+        async def get_job(self, job_id: str, *, kind: str = "package") -> Any:
+            self.gets[job_id] = self.gets.get(job_id, 0) + 1
+            return await super().get_job(job_id, kind=kind)
+
+    return Counting(
+        endpoint=emulator.endpoint,
+        access_key_id=emulator.access_key_id,
+        access_key_secret=emulator.access_key_secret,
+    )
+
+
+def test_watch_jobs_of_several_kinds_until_each_finishes(client: Any, emulator: Any) -> None:
+    import asyncio
+
+    import pandas as pd
+
+    from ice_widgets.widgets._watch import WatchView
+
+    producing = [
+        client.submit_media_producing_job(
+            f"https://bucket.oss-cn-shanghai.aliyuncs.com/out/{n}.mp4", timeline={"VideoTracks": []}
+        )
+        for n in range(3)
+    ]
+    parent = client.submit_transcode_job(
+        "oss://bucket/in.mp4",
+        ["oss://bucket/out/720p.mp4", "oss://bucket/out/1080p.mp4"],
+        template_id="S00000001-200010",
+        name="force-partial",
+    )
+    finished = _pick(emulator, "snapshot", lambda j: j.is_finished)
+    ids = pd.DataFrame(
+        {
+            "job_id": [*producing, parent, finished],
+            "kind": ["media_producing"] * 3 + ["transcode", "snapshot"],
+        }
+    )
+
+    async def main() -> tuple[WatchView, dict[str, int]]:
+        aclient = _aclient(emulator)
+        view = WatchView(ids, client=aclient, interval=0.2)
+        try:
+            assert list(view.frame["kind"].astype(str)) == list(ids["kind"])
+            assert view.start() and view.task is not None
+            assert view.task.get_loop() is asyncio.get_running_loop()
+            await asyncio.wait_for(view.task, 60)
+            return view, aclient.gets
+        finally:
+            await aclient.aclose()
+
+    view, gets = asyncio.run(main())
+    try:
+        assert view.finished and not view.running
+        frame = view.frame.set_index("job_id")
+        for job_id, kind in zip(ids["job_id"], ids["kind"]):
+            truth = parse_job(kind, emulator.expected(job_id, kind))
+            assert truth.is_finished
+            assert frame.loc[job_id, "status"] == truth.status
+            assert frame.loc[job_id, "state"] == truth.state
+        # a finished job leaves the watch: the snapshot was fetched once, the others until done
+        assert gets[finished] == 1
+        assert max(gets.values()) == view.rounds
+        # the transcode job was polled with Get: its sub-jobs are in the frame
+        truth = parse_job("transcode", emulator.expected(parent, "transcode"))
+        subs = frame.loc[parent, "sub_jobs"]
+        assert [s["job_id"] for s in subs] == [s.job_id for s in truth.sub_jobs]
+        assert truth.state == "succeeded" and truth.sub_jobs_failed == 1
+        assert frame.loc[parent, "sub_jobs_failed"] == 1
+        card = view.open_job(parent)
+        assert len(tree(card.to_html()).find("tr", "ice-part")) == len(truth.sub_jobs)
+        assert "all jobs finished" in view.to_text()
+    finally:
+        view.close()
+
+
+def test_watch_takes_a_kind_for_plain_ids(emulator: Any) -> None:
+    import asyncio
+
+    from ice_widgets.widgets import watch
+
+    ids = emulator.ids("media_convert")[:4]
+    view = watch(ids, kind="media_convert", client=_aclient(emulator))  # no loop: nothing runs
+    try:
+        assert not view.running and list(view.frame["kind"].astype(str)) == ["media_convert"] * 4
+        asyncio.run(view.poll_once())
+        for job_id in ids:
+            truth = parse_job("media_convert", emulator.expected(job_id, "media_convert"))
+            row = view.frame[view.frame["job_id"] == job_id].iloc[0]
+            assert row["status"] == truth.status and row["state"] == truth.state
+        with pytest.raises(ValueError, match="transcode"):
+            watch(ids, kind="convert")
+    finally:
+        view.close()

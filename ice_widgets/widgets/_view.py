@@ -276,7 +276,7 @@ class JobsView(widgets.VBox):
         self._tabs.titles = ("Jobs", "Charts", "Failures")
         self._tabs.observe(self._on_tab, names="selected_index")
         controls = widgets.HBox(
-            [self._text_box, self._kind_menu, self._status_menu, self._sort_menu, self._order],
+            [self._text_box, self._status_menu, self._sort_menu, self._order, self._kind_menu],
             layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
         )
         super().__init__(
