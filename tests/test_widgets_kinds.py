@@ -714,3 +714,36 @@ def test_watch_takes_a_kind_for_plain_ids(emulator: Any) -> None:
             watch(ids, kind="convert")
     finally:
         view.close()
+
+
+def test_ice_watch_magic_takes_a_kind_or_a_frames_kinds(ip: Any, emulator: Any) -> None:
+    import pandas as pd
+    from IPython.core.error import UsageError
+    from IPython.utils.capture import capture_output
+
+    ids = emulator.ids("snapshot")[:3]
+    ip.user_ns["tid"] = ids
+    with capture_output() as cap:
+        ip.run_line_magic("ice_watch", "--kind snapshot --interval 0.5 tid")
+    view = ip.user_ns["_ice_watch"]
+    try:
+        assert WIDGET_MIME in cap.outputs[0].data
+        assert list(view.frame["job_id"]) == ids
+        assert list(view.frame["kind"].astype(str)) == ["snapshot"] * 3
+        assert view._interval == 0.5
+    finally:
+        view.close()
+    frame = pd.DataFrame(
+        {"job_id": [ids[0], emulator.ids("transcode")[0]], "kind": ["snapshot", "transcode"]}
+    )
+    ip.user_ns["tid"] = frame
+    with capture_output():
+        ip.run_line_magic("ice_watch", "tid")  # no --kind: each row keeps its own
+    view = ip.user_ns["_ice_watch"]
+    try:
+        assert list(view.frame["kind"].astype(str)) == ["snapshot", "transcode"]
+        assert view.mixed
+    finally:
+        view.close()
+    with pytest.raises(UsageError, match="--kind must be one of"):
+        ip.run_line_magic("ice_watch", "--kind snap tid")
