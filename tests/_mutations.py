@@ -50,6 +50,9 @@ class Mutation:
     why: str
     #: The tests pass, the session fails: the suite-wide secret scan (tests/_secret_session.py).
     session_fails: bool = False
+    #: Minutes, not seconds (JupyterLab and Chromium, or 25 child processes): run only with
+    #: ICE_WIDGETS_ALL_MUTATIONS=1 (listed in tests/allowed_skips.txt, with the reason).
+    expensive: bool = False
 
 
 MUTATIONS: tuple[Mutation, ...] = (
@@ -159,6 +162,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         expect="cache write #2",
         why="fetch_jobs writes the cache only when it ends, so a kill -9 loses everything fetched;"
         " the old test never checked that the killed fetch had written anything",
+        expensive=True,
     ),
     Mutation(
         name="fetch_cache_written_per_job",
@@ -170,6 +174,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         expect="not whole batches of 500",
         why="fetch_jobs writes each batch as one transaction per job, so a kill leaves half a"
         " batch; the old test skipped the whole-batch check for fetch_jobs (empty order)",
+        expensive=True,
     ),
     Mutation(
         name="credential_picklable",
@@ -192,6 +197,29 @@ MUTATIONS: tuple[Mutation, ...] = (
         why="the emulator prints the security token it expected when another one arrives; the old"
         " scan re-ran six modules only, and did not look for secrets defined inside tests",
         session_fails=True,
+    ),
+    Mutation(
+        name="attribute_quotes_not_escaped",
+        module="ice_widgets.widgets._render",
+        qualname="esc",
+        old="return html.escape(clip(value, limit), quote=True)",
+        new="return html.escape(clip(value, limit), quote=False)",
+        tests=("tests/test_browser.py::test_every_injection_payload_in_the_browser",),
+        expect="onmouseover",
+        why="quotes in API text are not escaped, so a payload leaves its title attribute and adds"
+        " an event handler; the old browser test showed only four <script> payloads",
+        expensive=True,
+    ),
+    Mutation(
+        name="duration_minutes_and_seconds_swapped",
+        module="ice_widgets.widgets._render",
+        qualname="format_duration",
+        old="minutes, secs = divmod(rest, 60)",
+        new="secs, minutes = divmod(rest, 60)",
+        tests=("tests/test_browser.py::test_quickstart_job_card",),
+        expect="the server says",
+        why="the card shows a wrong duration; the old browser test looked for a digit only",
+        expensive=True,
     ),
 )
 

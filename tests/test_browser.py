@@ -320,7 +320,12 @@ def test_quickstart_job_card(lab: Any, page: Any, emu: Emulator) -> None:
     assert _background(badge) == _rgb(STATUS_COLORS["success"])
     row = card.locator("tr", has=page.locator("th", has_text=re.compile(r"^Duration$")))
     duration = row.locator("td").inner_text().strip()
-    assert re.search(r"\d", duration), duration
+    # The shown duration is the server's FinishTime - SubmitTime, to the smallest unit shown.
+    # Seen failing under the mutation ``duration_minutes_and_seconds_swapped``
+    # (tests/_mutations.py), which the old check (a digit somewhere) let pass.
+    shown, unit = _duration_seconds(duration)
+    truth_seconds = (_utc(truth["FinishTime"]) - _utc(truth["SubmitTime"])).total_seconds()
+    assert shown <= truth_seconds < shown + unit, f"shown {duration!r}, the server says {truth_seconds} s"
     link = card.locator("tr", has=page.locator("th", has_text="Output URL")).locator("a")
     assert link.get_attribute("href") == truth["OutputUrl"]
     assert link.get_attribute("href").startswith(("http://", "https://"))
@@ -336,6 +341,25 @@ def test_quickstart_job_card(lab: Any, page: Any, emu: Emulator) -> None:
 
     assert_inert(opened)
     shoot(card, "jobcard.png", content=".ice-card, input, button, .ice-muted")
+
+
+_UNITS = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def _duration_seconds(text: str) -> tuple[float, float]:
+    """``"5 min 30 s"`` -> ``(330.0, 1.0)``: the seconds shown and the smallest unit shown."""
+    parts = re.findall(r"(\d+(?:\.\d+)?)\s*(ms|min|s|h|d)\b", text)
+    assert parts and re.fullmatch(r"(\s*\d+(?:\.\d+)?\s*(ms|min|s|h|d))+\s*", text), text
+    total = sum(float(number) * _UNITS[unit] for number, unit in parts)
+    number, unit = parts[-1]
+    smallest = _UNITS[unit] * (0.1 if "." in number else 1.0)
+    return total, smallest
+
+
+def _utc(text: str) -> Any:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
 
 
 # ------------------------------------------------------------------------ batch analysis
@@ -454,6 +478,101 @@ def _static_html(path: Path, tmp_path: Path) -> Path:
     out = tmp_path / (path.stem + ".html")
     out.write_text(body, encoding="utf-8")
     return out
+
+
+# ---------------------------------------------------------------- every payload, in the page
+
+#: Every element of the outputs with an event-handler attribute (on*), as "TAG attr".
+EVENT_HANDLERS_JS = r"""
+() => {
+  const found = [];
+  for (const el of document.querySelectorAll(".jp-OutputArea *")) {
+    for (const attr of el.attributes) {
+      if (/^on/i.test(attr.name)) found.push(el.tagName + " " + attr.name);
+    }
+  }
+  return found;
+}
+"""
+
+#: Fire the events the corpus's handlers wait for on every element of the outputs.
+FIRE_EVENTS_JS = r"""
+() => {
+  const kinds = ["mouseover", "mouseenter", "mousemove", "click", "focus", "focusin", "load", "error",
+                 "animationstart", "transitionend", "toggle", "pointerover"];
+  let fired = 0;
+  for (const el of document.querySelectorAll(".jp-OutputArea *")) {
+    for (const kind of kinds) {
+      try { el.dispatchEvent(new Event(kind, {bubbles: false})); fired += 1; } catch (e) {}
+    }
+  }
+  return fired;
+}
+"""
+
+CORPUS_NOTEBOOK = """\
+import ice_widgets as iw
+from IPython.display import HTML, display
+
+client = iw.Client(endpoint={endpoint!r})  # the demo's key, from the environment
+ids = {ids!r}
+df = iw.fetch_jobs(ids, client=client, progress=False)
+assert df["error_code"].isna().all() and len(df) == {count}
+jobs = [client.get_package_job(job_id) for job_id in ids]
+"""
+
+
+def test_every_injection_payload_in_the_browser(lab: Any, page: Any, tmp_path: Path) -> None:
+    """All 71 payloads of the corpus, not only the demo's four ``<script>`` ones, reach the page:
+
+    in the live widgets (a JobsView of every hostile job on one page, a JobCard each) and in
+    their static HTML displayed as trusted HTML output, which JupyterLab renders as it is
+    and whose inline scripts it runs, so an unescaped payload would run. Then every event
+    the payloads' handlers wait for is fired on every element of the outputs, and: no
+    probe variable set, no dialog, no ``on*`` attribute and no script URL in the outputs,
+    and the payloads are on the page as text. Seen failing under the mutation
+    ``attribute_quotes_not_escaped`` (tests/_mutations.py), which the old checks (four
+    ``<script>`` payloads, inert in an ipywidgets HTML value even unescaped) let pass.
+    """
+    import nbformat
+
+    from ice_widgets.emulator.corpus import INJECTION_PAYLOADS
+
+    count = len(INJECTION_PAYLOADS)
+    with Emulator(jobs=5, seed=11, hostile=count) as corpus:
+        ids = list(corpus.hostile_ids)
+        assert len(ids) == count
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [
+            nbformat.v4.new_code_cell(CORPUS_NOTEBOOK.format(endpoint=corpus.endpoint, ids=ids, count=count)),
+            nbformat.v4.new_code_cell("view = iw.JobsView(df, page_size=100)\nview"),
+            # One output (JupyterLab shows at most 50 outputs of a cell).
+            nbformat.v4.new_code_cell(
+                "import ipywidgets\nipywidgets.VBox([iw.JobCard(job) for job in jobs])"
+            ),
+            nbformat.v4.new_code_cell("display(HTML(view.to_html()))  # static form, trusted"),
+            nbformat.v4.new_code_cell("display(HTML(''.join(iw.JobCard(job).to_html() for job in jobs)))"),
+        ]
+        name = "hostile_corpus.ipynb"
+        nbformat.write(nb, lab.notebook_dir / name)
+        opened = open_and_run(page, lab, name)
+        assert page.locator(".ice-jobsview table.ice-table tbody tr").count() >= count
+        assert page.locator(".ice-jobcard").count() == count
+        static_cards = cell(page, "display(HTML(''.join(").locator(".ice-card")
+        assert static_cards.count() == count
+        fired = page.evaluate(FIRE_EVENTS_JS)
+        assert fired > 1000, fired
+        page.wait_for_timeout(500)  # let anything scheduled by a handler run
+        assert page.evaluate(EVENT_HANDLERS_JS) == []
+        assert_inert(opened)
+        # The payloads are there, as text (those that read the same once whitespace is folded).
+        text = cell(page, "display(HTML(''.join(").inner_text()
+        plain = [
+            p for p in INJECTION_PAYLOADS if p == " ".join(p.split()) and p.isprintable() and len(p) <= 300
+        ]
+        assert len(plain) >= count // 2
+        missing = [p for p in plain if p not in text]
+        assert missing == [], missing[:5]
 
 
 # ---------------------------------------------------------------------------- live watch

@@ -88,8 +88,10 @@ def _check(tmp_path: Path, junit: str, allowed: str) -> subprocess.CompletedProc
             "(allowed: x exists",
         ),
         (SKIPPED_CASE, "tests.test_c.* | another module entirely, allowed\n", 1, "NOT ALLOWED"),
+        (SKIPPED_CASE, "tests.test_b.test_needs_x[1] | brackets are plain characters here\n", 0, "(allowed:"),
+        (SKIPPED_CASE, "tests.test_b.test_needs_x[2] | another parameter, allowed\n", 1, "NOT ALLOWED"),
     ],
-    ids=["no-skip", "unlisted-skip", "listed-skip", "other-entry"],
+    ids=["no-skip", "unlisted-skip", "listed-skip", "other-entry", "brackets", "other-parameter"],
 )
 def test_check_skips(tmp_path: Path, case: str, allowed: str, status: int, says: str) -> None:
     done = _check(tmp_path, JUNIT.format(skipped=int(bool(case)), case=case), allowed)
@@ -101,6 +103,24 @@ def test_check_skips_refuses_an_entry_without_reason_and_an_empty_run(tmp_path: 
     assert _check(tmp_path, JUNIT.format(skipped=0, case=""), "tests.test_b.*\n").returncode != 0
     empty = '<?xml version="1.0"?><testsuites><testsuite name="pytest" tests="0"/></testsuites>'
     assert _check(tmp_path, empty, "").returncode == 1
+
+
+def test_the_allowed_list_names_tests_that_exist() -> None:
+    """Each entry of tests/allowed_skips.txt matches a mutation proof that is really gated."""
+    import re
+
+    from _mutations import MUTATIONS
+
+    names = [
+        f"tests.test_mutations.test_the_mended_tests_fail_under_the_mutation[{m.name}]" for m in MUTATIONS
+    ]
+    expensive = {n for n, m in zip(names, MUTATIONS) if m.expensive}
+    for line in ALLOWED.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            pattern = line.partition("|")[0].strip()
+            regex = ".*".join(re.escape(part) for part in pattern.split("*"))
+            hits = {n for n in names if re.fullmatch(regex, n)}
+            assert hits and hits <= expensive, (pattern, hits)
 
 
 def test_ci_run_checks_the_skips_of_make_test() -> None:
