@@ -46,7 +46,7 @@ from ice_widgets._errors import (
     TransportError,
 )
 from ice_widgets._ids import error_row, parse_ids
-from ice_widgets._models import JobError, PackageJob
+from ice_widgets._models import Job, JobError
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -70,7 +70,7 @@ DEFAULT_CONCURRENCY = 32
 MAX_CONCURRENCY = 256
 
 T = TypeVar("T")
-Record = PackageJob | JobError
+Record = Job | JobError
 FATAL_ERRORS: tuple[type[BaseException], ...] = (AuthenticationError, CredentialsError)
 #: TransportError codes that doom every request of a batch: the server's certificate
 #: cannot be verified (untrusted, expired, wrong host name); every connection fails alike.
@@ -591,7 +591,7 @@ class BatchProgress:
 
 async def run_batch(
     job_ids: Iterable[str],
-    fetch_one: Callable[[str], Awaitable[PackageJob]],
+    fetch_one: Callable[[str], Awaitable[Job]],
     *,
     concurrency: int,
     progress: BatchProgress | None = None,
@@ -616,7 +616,7 @@ async def run_batch(
     Returns
     -------
     dict
-        ``{job_id: PackageJob or JobError}`` for every ID; empty with ``collect=False``
+        ``{job_id: job or JobError}`` for every ID; empty with ``collect=False``
         (then ``on_result`` is the only consumer and nothing is kept here).
     """
     progress = progress or BatchProgress()
@@ -671,18 +671,36 @@ async def run_batch(
     return results
 
 
+def getter(client: Any, kind: str) -> Callable[[str], Any]:
+    """The client's Get method of a job kind (``get_package_job``, ``get_transcode_job``...).
+
+    Raises
+    ------
+    ValueError
+        For an unknown kind.
+    """
+    from ice_widgets._models import KINDS
+
+    if kind not in KINDS:
+        raise ValueError(f"unknown job kind {kind!r}: use one of {', '.join(KINDS)}")
+    method: Callable[[str], Any] = getattr(client, f"get_{kind}_job")
+    return method
+
+
 def sync_fetcher(
-    client: Any, workers: int
-) -> tuple[Callable[[str], Awaitable[PackageJob]], Callable[[], None]]:
+    client: Any, workers: int, kind_of: Callable[[str], str] | None = None
+) -> tuple[Callable[[str], Awaitable[Job]], Callable[[], None]]:
     """``(fetch_one, close)`` calling a sync client in a private thread pool.
 
-    Only for clients whose custom transport cannot send asynchronously (tests).
+    ``kind_of(job_id)`` names each job's kind (default: packaging). Only for clients whose
+    custom transport cannot send asynchronously (tests).
     """
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ice-fetch")
 
-    async def fetch_one(job_id: str) -> PackageJob:
+    async def fetch_one(job_id: str) -> Job:
         loop = asyncio.get_running_loop()
-        job: PackageJob = await loop.run_in_executor(pool, client.get_package_job, job_id)
+        get = getter(client, kind_of(job_id) if kind_of is not None else "package")
+        job: Job = await loop.run_in_executor(pool, get, job_id)
         return job
 
     def close() -> None:

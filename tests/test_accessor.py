@@ -67,10 +67,11 @@ def test_summary_of_an_empty_frame() -> None:
 
 def test_failures_grouped_by_code_and_message(frame: pd.DataFrame) -> None:
     failures = frame.ice.failures()
-    assert list(failures.columns) == ["source", "code", "message", "count", "example_ids"]
+    assert list(failures.columns) == ["source", "kind", "code", "message", "count", "example_ids"]
     top = failures.iloc[0]
-    assert (top["source"], top["code"], top["message"], top["count"]) == (
+    assert (top["source"], top["kind"], top["code"], top["message"], top["count"]) == (
         "job",
+        "package",
         "InvalidInput",
         "bad input",
         4,
@@ -86,7 +87,7 @@ def test_failures_grouped_by_code_and_message(frame: pd.DataFrame) -> None:
 def test_failures_of_a_clean_frame_is_empty_with_columns() -> None:
     failures = build_frame([job("a", "Success", 1)]).ice.failures()
     assert len(failures) == 0
-    assert list(failures.columns) == ["source", "code", "message", "count", "example_ids"]
+    assert list(failures.columns) == ["source", "kind", "code", "message", "count", "example_ids"]
 
 
 def test_accessor_on_a_foreign_frame_explains() -> None:

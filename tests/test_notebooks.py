@@ -34,6 +34,7 @@ from _nbharness import (
     text_of,
 )
 
+from ice_widgets._frames import COLUMNS
 from ice_widgets.emulator import Emulator
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow, pytest.mark.timeout(420)]
@@ -142,7 +143,7 @@ def test_batch_analysis(workdir: Path, env: dict[str, str], emu: Emulator) -> No
     )
     assert set(ids) == set(newest[:2000])
     assert set(emu.hostile_ids) <= set(ids)
-    assert "(2000, 20)" in text_of(cell_with(nb, "df = fetch_jobs(job_ids)"))
+    assert f"(2000, {len(COLUMNS)})" in text_of(cell_with(nb, "df = fetch_jobs(job_ids)"))
 
     summary = text_of(cell_with(nb, "df.ice.summary()"))
     for status in ("Success", "Fail", "Init"):
