@@ -22,6 +22,13 @@ does) and the SDK's own ``ca`` option. Rows: fetch_jobs with its defaults and at
 concurrency 16 (RawSender-https), fetch_jobs at 16 forced onto httpx (what HTTPS cost
 before RawSender spoke TLS), the SDK plain loop (sampled) and the SDK in a 16-thread pool.
 
+The kinds phase (``--kinds transcode,media_producing``, the default; ``--kinds none`` skips
+it) does phase 1 for other job kinds: the emulator serves ``--kinds-n`` seeded jobs of each
+kind (``--kind-jobs``), and ``fetch_jobs(ids, kind=...)`` is timed beside the official SDK's
+``get_transcode_job_with_options`` / ``get_media_producing_job_with_options`` (and the other
+kinds' Get) in a plain loop (sampled) and in a 16-thread pool. Rows are checked against the
+emulator's data, regenerated here from the same seed and anchor. Same targets as phase 1.
+
 Phase 2 starts an emulator with ``--qps 150`` and no latency and runs ``fetch_jobs`` with
 its defaults: sustained jobs/s, throttled answers as a share of all requests, and whether
 every row equals the emulator's data (regenerated here from the same seed and anchor).
@@ -48,9 +55,10 @@ import ice_widgets
 from ice_widgets import _batch
 from ice_widgets._batch import DEFAULT_CONCURRENCY
 from ice_widgets._frames import build_frame
-from ice_widgets._models import PackageJob
+from ice_widgets._models import KINDS, PackageJob, parse_job
 from ice_widgets.emulator import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, start_subprocess
 from ice_widgets.emulator._data import generate_jobs
+from ice_widgets.emulator._kinds import iter_kind_jobs
 
 SEED = 1
 ANCHOR = 1_780_000_000.0  # a fixed anchor, so the data can be regenerated here
@@ -85,6 +93,8 @@ TRANSPORTS: list[str] = []
 @contextlib.contextmanager
 def recording_transports() -> Iterator[list[str]]:
     """Record the transport of every AsyncClient the batch engine builds (RawSender-http, ...)."""
+    from ice_widgets import _fetch
+
     original = _batch.async_client_for
     seen: list[str] = []
 
@@ -93,11 +103,12 @@ def recording_transports() -> Iterator[list[str]]:
         seen.append(_batch.transport_name(twin))
         return twin
 
-    _batch.async_client_for = recording
+    # fetch_jobs (in _fetch) calls the engine's function by the name it imported
+    _batch.async_client_for = _fetch.async_client_for = recording
     try:
         yield seen
     finally:
-        _batch.async_client_for = original
+        _batch.async_client_for = _fetch.async_client_for = original
 
 
 @contextlib.contextmanager
@@ -112,6 +123,7 @@ def forced_httpx() -> Iterator[None]:
 
 
 def fetch_labelled(ids: list[str], client: ice_widgets.Client, **options: Any) -> tuple[pd.DataFrame, str]:
+    """fetch_jobs (``kind=`` and the rest in ``options``) and the transports it used."""
     with recording_transports() as seen:
         frame = ice_widgets.fetch_jobs(ids, client=client, **options)
     return frame, ",".join(sorted(set(seen))) or "?"
@@ -416,6 +428,137 @@ def phase_models(n: int) -> None:
             print(row(name, n, wall, cpu, bound), flush=True)
 
 
+#: The official SDK's Get of each kind: (request class, method, request field, response field).
+SDK_GETS: dict[str, tuple[str, str, str, str]] = {
+    "package": ("GetPackageJobRequest", "get_package_job_with_options", "job_id", "package_job"),
+    "transcode": (
+        "GetTranscodeJobRequest",
+        "get_transcode_job_with_options",
+        "parent_job_id",
+        "transcode_parent_job",
+    ),
+    "media_producing": (
+        "GetMediaProducingJobRequest",
+        "get_media_producing_job_with_options",
+        "job_id",
+        "media_producing_job",
+    ),
+    "snapshot": ("GetSnapshotJobRequest", "get_snapshot_job_with_options", "job_id", "snapshot_job"),
+    "media_convert": ("GetMediaConvertJobRequest", "get_media_convert_job_with_options", "job_id", "job"),
+}
+
+
+def sdk_getter(client: Any, kind: str) -> Callable[[str], str]:
+    """One official SDK Get of ``kind`` (``*_with_options``, as the SDK's own Get calls it):
+    job ID in, the job's status (``State`` for media convert) out."""
+    from alibabacloud_ice20201109 import models as ice_models
+    from alibabacloud_tea_util import models as util_models
+
+    request_name, method_name, field, body_field = SDK_GETS[kind]
+    request_class = getattr(ice_models, request_name)
+    method = getattr(client, method_name)
+    runtime = util_models.RuntimeOptions()
+
+    def get(job_id: str) -> str:
+        answer = method(request_class(**{field: job_id}), runtime)
+        job = getattr(answer.body, body_field)
+        return str(job.state if kind == "media_convert" else job.status)
+
+    return get
+
+
+def kind_truth(kind: str, n: int) -> dict[str, dict[str, Any]]:
+    """The seeded jobs of ``kind`` the emulator serves (same seed and anchor), by ID."""
+    return {facts.job_id: job for facts, job in iter_kind_jobs(kind, n, SEED, anchor=ANCHOR)}
+
+
+def kind_rows_correct(frame: pd.DataFrame, kind: str, expected: dict[str, dict[str, Any]]) -> bool:
+    want = build_frame([parse_job(kind, expected[i]) for i in frame["job_id"]], kind=kind)
+    cols = [c for c in frame.columns if c != "elapsed"]
+    return bool(frame["error_code"].isna().all()) and bool(
+        frame[cols].reset_index(drop=True).equals(want[cols])
+    )
+
+
+def phase_kinds(kinds: list[str], n: int, sample: int) -> None:
+    """Phase 1 for other job kinds: fetch_jobs(kind=...) beside the official SDK's Get of that kind."""
+    latency = 10.0
+    bound = n * latency / 1000 / 16
+    global SERVER_PID
+    with start_subprocess(jobs=10, kind_jobs=n, seed=SEED, anchor=ANCHOR, latency_ms=latency) as emu:
+        SERVER_PID = emu.process.pid
+        for kind in kinds:
+            expected = kind_truth(kind, n)
+            ids = list(expected)
+            status_key = "State" if kind == "media_convert" else "Status"
+            sdk = sdk_client(emu.endpoint)
+            get = sdk_getter(sdk, kind)
+            with client_for(emu.endpoint) as client:  # warm up every path once, untimed
+                ice_widgets.fetch_jobs(ids[:50], kind=kind, client=client, progress=False)
+            for job_id in ids[:5]:
+                get(job_id)
+            action = SDK_GETS[kind][1]
+            print(
+                f"phase {kind}: {n:,} IDs, emulator --kind-jobs {n} --latency-ms {latency:g} in a subprocess; "
+                f"latency bound {bound:.2f} s; SDK: {action}"
+            )
+            results: dict[str, tuple[float, float]] = {}
+            for key, name, options in (
+                ("defaults", f"fetch_jobs(kind={kind!r}) (defaults, c={DEFAULT_CONCURRENCY})", {}),
+                ("c16", f"fetch_jobs(kind={kind!r}, concurrency=16)", {"concurrency": 16, "progress": False}),
+            ):
+                with client_for(emu.endpoint) as client:
+                    wall, cpu, (frame, used) = measure(
+                        lambda: fetch_labelled(ids, client, kind=kind, **options)  # noqa: B023
+                    )
+                ok = kind_rows_correct(frame, kind, expected)
+                results[key] = (wall, cpu)
+                print(row(f"{name} [{used}]", n, wall, cpu, bound, f"rows correct: {ok}"), flush=True)
+
+            part = ids[:sample]
+            wall, cpu, _ = measure(lambda: [get(i) for i in part])  # noqa: B023
+            wall_n, cpu_n = wall * n / sample, cpu * n / sample
+            SERVER_CPU[-1] *= n / sample
+            results["sdk_loop"] = (wall_n, cpu_n)
+            print(
+                row(
+                    "official SDK, plain loop [requests]",
+                    n,
+                    wall_n,
+                    cpu_n,
+                    bound,
+                    f"extrapolated from {sample} IDs timed ({wall:.2f} s)",
+                ),
+                flush=True,
+            )
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                list(pool.map(get, ids[:64]))  # start the 16 threads
+                wall, cpu, statuses = measure(lambda: list(pool.map(get, ids)))  # noqa: B023
+            ok = statuses == [expected[i][status_key] for i in ids]
+            results["sdk_pool"] = (wall, cpu)
+            print(
+                row(
+                    "official SDK, 16-thread pool [requests]", n, wall, cpu, bound, f"statuses correct: {ok}"
+                ),
+                flush=True,
+            )
+            _targets(results, bound, f"targets ({kind}):")
+
+
+def _targets(results: dict[str, tuple[float, float]], bound: float, title: str) -> None:
+    d_wall, d_cpu = results["defaults"]
+    c_wall, c_cpu = results["c16"]
+    l_wall, _ = results["sdk_loop"]
+    p_wall, p_cpu = results["sdk_pool"]
+    print(f"  {title}")
+    print(f"    defaults vs SDK loop          {l_wall / d_wall:6.1f}x faster   (target >= 10x)")
+    print(f"    c=16 vs SDK pool              {p_wall / c_wall:6.2f}x as fast  (target >= 1.0x)")
+    print(f"    c=16 CPU/job vs SDK pool      {c_cpu / p_cpu:6.2f}x          (target <= 0.5x)")
+    print(f"    defaults CPU/job vs SDK pool  {d_cpu / p_cpu:6.2f}x          (target <= 0.5x)")
+    print(f"    c=16 vs latency bound         {c_wall / bound:6.2f}x          (target <= 1.3x)")
+    print(f"    defaults vs SDK pool          {p_wall / d_wall:6.2f}x as fast  (target >= 1.2x)")
+
+
 def phase_qps(n: int, qps: float) -> None:
     jobs = max(n, 1000)
     with start_subprocess(jobs=jobs, seed=SEED, anchor=ANCHOR, qps=qps) as emu:
@@ -464,6 +607,13 @@ def main() -> None:
     parser.add_argument("--skip-qps", action="store_true")
     parser.add_argument("--skip-https", action="store_true", help="skip the HTTPS phase")
     parser.add_argument(
+        "--kinds",
+        default="transcode,media_producing",
+        help="job kinds for the kinds phase, comma-separated, or 'none' (default transcode,media_producing)",
+    )
+    parser.add_argument("--kinds-n", type=int, default=None, help="IDs per kind (default: --n)")
+    parser.add_argument("--only-kinds", action="store_true", help="run the kinds phase only")
+    parser.add_argument(
         "--models", type=int, default=0, metavar="N", help="first compare the concurrency models on N IDs"
     )
     args = parser.parse_args()
@@ -472,11 +622,21 @@ def main() -> None:
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}, ice_widgets {ice_widgets.__version__}; "
         f"command: {' '.join([os.path.basename(sys.executable), *sys.argv])}"
     )
+    kinds = [] if args.kinds.strip() == "none" else [k.strip() for k in args.kinds.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        parser.error(f"unknown kinds {unknown}; choose from {', '.join(KINDS)}")
+    kinds_n = args.kinds_n or args.n
+    if args.only_kinds:
+        phase_kinds(kinds, kinds_n, min(args.sdk_loop_sample, kinds_n))
+        return
     if args.models:
         phase_models(args.models)
     phase_latency(args.n, min(args.sdk_loop_sample, args.n))
     if not args.skip_https:
         phase_https(args.n, min(args.sdk_loop_sample, args.n))
+    if kinds:
+        phase_kinds(kinds, kinds_n, min(args.sdk_loop_sample, kinds_n))
     if not args.skip_qps:
         phase_qps(args.qps_n, args.qps)
 
