@@ -630,3 +630,34 @@ def test_parquet_round_trip_of_a_mixed_frame(tmp_path: Path) -> None:
     assert back.attrs == frame.attrs
     assert all(type(s) is dict for s in back["sub_jobs"].iloc[3])
     pd.testing.assert_frame_equal(restore_types(frame), frame)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_hostile_jobs_of_every_kind_are_kept_verbatim(kind: str) -> None:
+    """The emulator's injection-payload jobs of a kind: every text lands in the frame as sent."""
+    from ice_widgets.emulator import Emulator
+
+    with Emulator(jobs=2, kind_jobs=2, hostile=6, seed=3) as emu:
+        raws = [json.loads(json.dumps(emu.expected(i, kind))) for i in emu.hostile_ids_of(kind)]
+    assert len(raws) == 6
+    jobs = [parse_job(kind, raw) for raw in raws]
+    frame = build_frame(jobs, fetched_at=FETCHED)
+    assert list(frame.columns) == list(columns_for(kind))
+
+    def value(x: Any) -> Any:
+        return None if not isinstance(x, (list, dict)) and pd.isna(x) else x
+
+    for job, (_, row) in zip(jobs, frame.iterrows()):
+        for name in ("job_id", "name", "status", "output_url", "code", "message", "user_data"):
+            assert value(row[name]) == getattr(job, name), name
+        if kind == "transcode" and row["sub_jobs"] is not None:
+            for sub, model in zip(row["sub_jobs"], getattr(job, "sub_jobs", ())):
+                assert (sub["name"], sub["output_url"], sub["message"]) == (
+                    model.name,
+                    model.output_url,
+                    model.message,
+                )
+    # hostile text is somewhere in every job (the corpus puts it in every text field)
+    assert all(
+        any(isinstance(v, str) and "<" in v for v in row.astype(object)) for _, row in frame.iterrows()
+    )
