@@ -24,6 +24,7 @@ import urllib.error
 import urllib.request
 import uuid
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -248,11 +249,22 @@ def _run_in_server_kernel(port: int, token: str, kernel_id: str, code: str) -> s
     return asyncio.run(run())
 
 
-def test_demo_in_a_fresh_clone_leaves_it_clean(tmp_path: Path) -> None:
+@pytest.fixture
+def fresh_clone(tmp_path: Path) -> Iterator[Path]:
+    """A fresh clone, removed afterwards: its copies of the test sources hold the suite's
+    test secrets, which the session's secret scan must not find in a temporary folder."""
+    clone = _fresh_clone(tmp_path / "clone")
+    try:
+        yield clone
+    finally:
+        shutil.rmtree(clone, ignore_errors=True)
+
+
+def test_demo_in_a_fresh_clone_leaves_it_clean(tmp_path: Path, fresh_clone: Path) -> None:
     """Issue 12: the demo works on copies; saving, autosave checkpoints and exports land in the
     git-ignored working folder; `git status` stays empty; the committed-notebook tests and a
     wheel built right after see no executed notebook."""
-    clone = _fresh_clone(tmp_path / "clone")
+    clone = fresh_clone
     home = tmp_path / "home"
     home.mkdir()
     env = _fresh_env(home)
