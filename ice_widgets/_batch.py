@@ -34,10 +34,15 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import h11
 import httpx
 
 from ice_widgets._core import MAX_BODY_BYTES, PreparedRequest, is_retryable
 from ice_widgets._errors import (
+    INVALID_REQUEST,
+    RESPONSE_TOO_LARGE,
+    SSL_ERROR,
+    TIMEOUT,
     AuthenticationError,
     CredentialsError,
     IceError,
@@ -47,6 +52,7 @@ from ice_widgets._errors import (
 )
 from ice_widgets._ids import error_row, parse_ids
 from ice_widgets._models import Job, JobError
+from ice_widgets._wire import ClosedError, transport_error
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -74,7 +80,7 @@ Record = Job | JobError
 FATAL_ERRORS: tuple[type[BaseException], ...] = (AuthenticationError, CredentialsError)
 #: TransportError codes that doom every request of a batch: the server's certificate
 #: cannot be verified (untrusted, expired, wrong host name); every connection fails alike.
-FATAL_TRANSPORT_CODES = frozenset({"SSLError"})
+FATAL_TRANSPORT_CODES = frozenset({SSL_ERROR})
 
 
 def is_fatal(error: BaseException) -> bool:
@@ -105,15 +111,23 @@ def resolve_concurrency(concurrency: int | None) -> int:
 
 
 class RawSender:
-    """Sends the client's signed requests over HTTP/1.1 keep-alive connections, without httpx.
+    """Sends the client's signed requests over HTTP/1.1 keep-alive connections, framed by h11.
 
-    A stand-in for ``AsyncClient._send`` on endpoints reached without a proxy (the
-    emulator, ``https://ice.<region>.aliyuncs.com``): it writes the
-    :class:`~ice_widgets._core.PreparedRequest` as it was signed and reads the answer with
-    asyncio streams, over TLS for ``https://``. Measured on the emulator this costs about a
-    third of the CPU of httpx's AsyncClient per request. It does only what ICE calls need:
-    ``POST`` without a body, answers with ``Content-Length``, chunked or close-delimited
-    bodies, gzip/deflate; no proxies (those stay on httpx).
+    The batch transport (the single-call path stays on httpx, and so do proxies and custom
+    transports): it writes the :class:`~ice_widgets._core.PreparedRequest` as it was signed
+    over an asyncio protocol of its own and lets h11, the HTTP/1.1 parser under httpx, do
+    all the framing: status line, headers, ``Content-Length``, chunked and close-delimited
+    bodies (in any number of TCP segments), 1xx answers before the final one, keep-alive,
+    and refusing malformed framing (``Content-Length: 1_0``, ``0x`` chunk sizes) exactly as
+    httpx does. Bodies are decoded as httpx decodes them (gzip; deflate with or without a
+    zlib header). ``tests/test_http_corpus.py`` feeds the same bytes to this sender and to
+    httpx and checks that both give the same answer or the same error code. Nothing here
+    reads private attributes of asyncio or httpx objects.
+
+    Why not httpx itself for batches: the CPU per request. See the README's bench_fetch
+    figures: h11 with a hand-held protocol costs a fraction of httpx's AsyncClient per
+    request, which is what lets the batch path use at most half the CPU per job of the
+    official SDK's 16-thread pool.
 
     TLS is verified as httpx verifies by default: :func:`httpx.create_ssl_context` (certifi's
     CA bundle, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` when set), certificate chain and host
@@ -122,11 +136,13 @@ class RawSender:
     connection is opened alone, so a bad certificate costs one handshake, not one per
     worker, and later sends fail at once with the same error.
 
-    Failures raise the same errors, with the same codes, as the client's httpx path, so the
-    client's retry policy treats them alike: ``ConnectionError``, ``Timeout``,
-    ``IncompleteResponse``, ``ResponseTooLarge``. A connection is closed, never reused,
-    when an exchange on it fails or is cancelled; a request is never re-sent here (the
-    server may have seen its nonce): the client retries with a freshly signed one.
+    Failures are mapped through :func:`ice_widgets._wire.transport_error`, the table the
+    httpx path uses, so a refused connection, a timeout, a reset, a truncated body and an
+    unverifiable certificate have one code whichever path met them
+    (``tests/test_transport_errors.py``). A connection is closed, never reused, when an
+    exchange on it fails or is cancelled, or when the server sent bytes nobody asked for; a
+    request is never re-sent here (the server may have seen its nonce): the client retries
+    with a freshly signed one.
 
     Parameters
     ----------
@@ -143,6 +159,7 @@ class RawSender:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"RawSender needs an http:// or https:// endpoint, not {endpoint!r}")
         self._base = f"{parts.scheme}://{parts.netloc}"
+        self._netloc = parts.netloc
         self._host = parts.hostname
         self.tls = parts.scheme == "https"
         self._port = parts.port or (443 if self.tls else 80)
@@ -150,7 +167,7 @@ class RawSender:
         if self.tls:
             self._ssl = ssl_context if ssl_context is not None else default_ssl_context()
         self.timeout = float(timeout)
-        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self._idle: list[_H11Connection] = []
         self._closed = False
         self._verified = not self.tls  # a TLS connection has been set up once
         self._first: asyncio.Lock | None = None
@@ -163,7 +180,7 @@ class RawSender:
         """``RawSender-http`` or ``RawSender-https`` (for benches and logs)."""
         return "RawSender-https" if self.tls else "RawSender-http"
 
-    async def _connect(self, action: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def _connect(self, action: str) -> _H11Connection:
         if self._failure is not None:
             raise self._copy_failure(action)
         if self._verified:
@@ -186,151 +203,267 @@ class RawSender:
         assert failure is not None
         return TransportError(failure.message, code=failure.code, action=action)
 
-    async def _open(self, action: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        where = f"{self._host}:{self._port}"
+    async def _open(self, action: str) -> _H11Connection:
+        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(min(self.timeout, 5.0)):
                 if self._ssl is None:
-                    connection = await asyncio.open_connection(self._host, self._port, limit=2**20)
+                    _, protocol = await loop.create_connection(_H11Connection, self._host, self._port)
                 else:
-                    connection = await asyncio.open_connection(
+                    _, protocol = await loop.create_connection(
+                        _H11Connection,
                         self._host,
                         self._port,
-                        limit=2**20,
                         ssl=self._ssl,
                         server_hostname=self._host,
                         ssl_handshake_timeout=min(self.timeout, 5.0),
                     )
-        except TimeoutError:
-            raise RequestTimeoutError(
-                f"ConnectTimeout: connecting to {where} timed out", code="Timeout", action=action
-            ) from None
-        except ssl.SSLCertVerificationError as exc:
-            reason = exc.verify_message or exc.reason or str(exc)
-            self._failure = TransportError(
-                f"the TLS certificate of {where} cannot be verified: {reason} "
-                "(trusted CAs: certifi, or SSL_CERT_FILE / SSL_CERT_DIR when set)",
-                code="SSLError",
-                action=action,
-            )
-            raise self._copy_failure(action) from None
-        except OSError as exc:  # refused, unreachable, reset during the handshake, ssl.SSLError
-            raise TransportError(
-                f"ConnectError: {type(exc).__name__}: {exc}", code="ConnectionError", action=action
-            ) from None
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError) or not isinstance(exc, Exception):
+                raise
+            error = transport_error(exc, action, connecting=True)
+            if error.code == SSL_ERROR:  # remembered: every later send fails at once, alike
+                where = f"{self._host}:{self._port}"
+                message = error.message.replace("certificate cannot", f"certificate of {where} cannot", 1)
+                self._failure = TransportError(message, code=SSL_ERROR, action=action)
+                raise self._copy_failure(action) from None
+            raise error from None
         self.connections += 1
-        return connection
+        return protocol
 
-    def _reusable(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+    def _reusable(self) -> _H11Connection | None:
         while self._idle:
-            reader, writer = self._idle.pop()
-            stray = bool(getattr(reader, "_buffer", b""))  # bytes the server sent unasked
-            if reader.at_eof() or writer.is_closing() or stray:
-                self._drop(writer)  # closed by the server, or stray bytes: not reusable
-                continue
-            return reader, writer
+            connection = self._idle.pop()
+            if connection.reusable():
+                return connection
+            self._drop(connection)  # closed by the server, or bytes it sent unasked
         return None
 
     async def send(self, prepared: PreparedRequest) -> tuple[int, dict[str, str], bytes]:
-        """Send one signed request; return ``(status, headers, body)`` (header names lower-case)."""
+        """Send one signed request; return ``(status, headers, body)`` (header names lower-case).
+
+        The framing (status line, headers, Content-Length, chunked and close-delimited
+        bodies, 1xx answers, keep-alive) is h11's, the parser under httpx; bodies are
+        decoded as httpx decodes them (gzip, deflate with or without zlib header).
+        """
         action = prepared.action
         if self._closed:
-            raise TransportError("the connection pool is closed", code="ConnectionError", action=action)
+            raise transport_error(ClosedError("the batch sender is closed"), action)
         url = prepared.url
         if not url.startswith(self._base):
-            raise TransportError(f"{url!r} is not on {self._base!r}", code="ConnectionError", action=action)
+            raise TransportError(f"{url!r} is not on {self._base!r}", code=INVALID_REQUEST, action=action)
         target = url[len(self._base) :] or "/"
-        lines = [f"POST {target} HTTP/1.1\r\n"]
-        lines.extend(f"{name}: {value}\r\n" for name, value in prepared.headers)
-        lines.append("content-length: 0\r\n\r\n")
-        try:
-            payload = "".join(lines).encode("ascii")
-        except UnicodeEncodeError:
-            payload = "".join(lines).encode("utf-8")
+        headers = list(prepared.headers)
+        if not any(name.lower() == "host" for name, _ in headers):
+            headers.insert(0, ("host", self._netloc))  # as httpx adds it
+        body = prepared.body or b""
+        if not any(name.lower() == "content-length" for name, _ in headers):
+            headers.append(("content-length", str(len(body))))
         connection = self._reusable()
-        reader, writer = connection if connection is not None else await self._connect(action)
+        if connection is None:
+            connection = await self._connect(action)
         try:
             async with asyncio.timeout(self.timeout):
-                writer.write(payload)
-                head = await reader.readuntil(b"\r\n\r\n")
-                status, raw_headers, length, chunked, close = _parse_head(head)
-                if status in (204, 304) or 100 <= status < 200:
-                    body = b""
-                elif chunked:
-                    body = await _read_chunked(reader, MAX_BODY_BYTES)
-                elif length is not None:
-                    if length > MAX_BODY_BYTES:
-                        raise _TooLarge(length)
-                    body = await reader.readexactly(length) if length else b""
-                else:
-                    body = await reader.read(MAX_BODY_BYTES + 1)
-                    if len(body) > MAX_BODY_BYTES:
-                        raise _TooLarge(len(body))
-                    close = True
-        except TimeoutError:
-            self._drop(writer)
-            raise RequestTimeoutError(
-                f"the answer took longer than {self.timeout:g} s to arrive in full",
-                code="Timeout",
-                action=action,
-            ) from None
-        except _TooLarge as exc:
-            self._drop(writer)
-            raise InvalidResponseError(
-                f"the answer is larger than {MAX_BODY_BYTES} bytes ({exc.size}); refused",
-                code="ResponseTooLarge",
-                action=action,
-            ) from None
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
-            self._drop(writer)
-            raise InvalidResponseError(
-                f"RemoteProtocolError: {type(exc).__name__}: {exc}", code="IncompleteResponse", action=action
-            ) from None
-        except OSError as exc:  # reset, broken pipe
-            self._drop(writer)
-            raise TransportError(
-                f"ReadError: {type(exc).__name__}: {exc}", code="ConnectionError", action=action
-            ) from None
-        except BaseException:  # cancelled: the connection's state is unknown
-            self._drop(writer)
-            raise
-        if close or self._closed:
-            self._drop(writer)
+                status, raw_headers, answer = await connection.exchange(target, headers, body, MAX_BODY_BYTES)
+        except BaseException as exc:
+            self._drop(connection)  # the connection's state is unknown: never reused
+            if isinstance(exc, _TooLarge):
+                raise InvalidResponseError(
+                    f"the answer is larger than {MAX_BODY_BYTES} bytes ({exc.size}); refused",
+                    code=RESPONSE_TOO_LARGE,
+                    action=action,
+                ) from None
+            if isinstance(exc, TimeoutError):
+                raise RequestTimeoutError(
+                    f"the answer took longer than {self.timeout:g} s to arrive in full",
+                    code=TIMEOUT,
+                    action=action,
+                ) from None
+            if isinstance(exc, Exception):
+                raise transport_error(exc, action) from None
+            raise  # cancelled
+        headers_out: dict[str, str] = {}
+        encodings: list[str] = []
+        for name, value in raw_headers:
+            key = name.decode("latin-1").lower()
+            text = value.decode("latin-1")
+            headers_out[key] = f"{headers_out[key]}, {text}" if key in headers_out else text
+            if key == "content-encoding":
+                encodings.extend(v.strip().lower() for v in text.split(","))
+        if answer and any(e in ("gzip", "deflate") for e in encodings):
+            try:
+                answer = _decompress(answer, encodings, action)
+            except IceError:
+                self._drop(connection)  # as httpx: a body that cannot be decoded ends the connection
+                raise
+        if self._closed or not connection.next_cycle():
+            self._drop(connection)
         else:
-            self._idle.append((reader, writer))
-        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw_headers}
-        encoding = headers.get("content-encoding", "").strip().lower()
-        if encoding in ("gzip", "deflate") and body:
-            body = _decompress(body, encoding, action)
-        return status, headers, body
+            self._idle.append(connection)
+        return status, headers_out, answer
 
-    def _drop(self, writer: asyncio.StreamWriter) -> None:
+    def _drop(self, connection: _H11Connection) -> None:
         """Close a connection; a TLS one is remembered until its shutdown is over."""
-        writer.close()
-        if self.tls:
-            waiter = asyncio.ensure_future(writer.wait_closed())
+        waiter = connection.close()
+        if self.tls and waiter is not None:
             self._closing.add(waiter)
             waiter.add_done_callback(self._closed_one)
 
     def _closed_one(self, waiter: asyncio.Future[None]) -> None:
         self._closing.discard(waiter)
-        if not waiter.cancelled():
-            waiter.exception()  # retrieved: a reset during the shutdown is no news
 
     async def aclose(self) -> None:
-        """Close every idle connection; later sends fail.
+        """Close every idle connection; later sends fail with ``ClientClosed``.
 
         TLS connections end with a close_notify exchange: it is awaited (at most 0.25 s in
         all), so that no connection is left half-closed when the event loop closes.
         """
         self._closed = True
         idle, self._idle = self._idle, []
-        for _, writer in idle:
-            self._drop(writer)
+        for connection in idle:
+            self._drop(connection)
         if self._closing:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(0.25):
                     await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+class _TooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+class _H11Connection(asyncio.Protocol):
+    """One HTTP/1.1 connection: an asyncio protocol feeding an :class:`h11.Connection`.
+
+    Owning the protocol (instead of asyncio streams) lets the sender see, without private
+    attributes, whether an idle connection was closed or got bytes nobody asked for.
+    """
+
+    #: Largest status line + header block accepted (httpcore's limit).
+    MAX_HEAD = 100 * 1024
+
+    def __init__(self) -> None:
+        self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=self.MAX_HEAD)
+        self.transport: asyncio.Transport | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._busy = False
+        self._stray = False
+        self._eof = False
+        self._lost: BaseException | None = None
+        self._closed: asyncio.Future[None] | None = None
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self._closed = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        if not self._busy:
+            self._stray = True  # nobody asked: this connection is not reused
+        self.h11.receive_data(data)
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self._feed_eof()
+        return False  # close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None and not self._eof:
+            self._lost = exc
+        self._feed_eof()
+        if self._closed is not None and not self._closed.done():
+            self._closed.set_result(None)
+
+    def _feed_eof(self) -> None:
+        if not self._eof:
+            self._eof = True
+            with contextlib.suppress(RuntimeError):
+                self.h11.receive_data(b"")
+            self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # the sender's side
+    def reusable(self) -> bool:
+        return (
+            self.transport is not None
+            and not self.transport.is_closing()
+            and not self._eof
+            and not self._stray
+            and self.h11.our_state is h11.IDLE
+        )
+
+    async def exchange(
+        self, target: str, headers: list[tuple[str, str]], body: bytes, limit: int
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        transport = self.transport
+        assert transport is not None
+        self._busy = True
+        conn = self.h11
+        out = [conn.send(h11.Request(method="POST", target=target, headers=headers))]
+        if body:
+            out.append(conn.send(h11.Data(data=body)))
+        out.append(conn.send(h11.EndOfMessage()))
+        transport.write(b"".join(x for x in out if x))
+        status = 0
+        raw_headers: list[tuple[bytes, bytes]] = []
+        parts: list[bytes] = []
+        total = 0
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                if self._lost is not None:
+                    raise self._lost
+                self._waiter = asyncio.get_running_loop().create_future()
+                try:
+                    await self._waiter
+                finally:
+                    self._waiter = None
+                if self._lost is not None:  # reset while the answer was incomplete (as httpcore)
+                    raise self._lost
+                continue
+            if isinstance(event, h11.InformationalResponse):
+                continue  # 100 Continue, 103 Early Hints: the answer follows
+            if isinstance(event, h11.Response):
+                status = event.status_code
+                raw_headers = list(event.headers)
+                for name, value in raw_headers:
+                    if name == b"content-length" and int(value) > limit:
+                        raise _TooLarge(int(value))
+            elif isinstance(event, h11.Data):
+                total += len(event.data)
+                if total > limit:
+                    raise _TooLarge(total)
+                parts.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                self._busy = False
+                return status, raw_headers, b"".join(parts)
+            elif isinstance(event, h11.ConnectionClosed):
+                if self._lost is not None:
+                    raise self._lost
+                raise h11.RemoteProtocolError("Server disconnected without sending a response.")
+
+    def next_cycle(self) -> bool:
+        """After a complete exchange: True when the connection can carry another request."""
+        conn = self.h11
+        if conn.our_state is h11.DONE and conn.their_state is h11.DONE and not self._stray:
+            try:
+                conn.start_next_cycle()
+            except h11.LocalProtocolError:
+                return False
+            return not self._eof
+        return False
+
+    def close(self) -> asyncio.Future[None] | None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+        return self._closed
 
 
 def default_ssl_context() -> ssl.SSLContext:
@@ -345,79 +478,33 @@ def default_ssl_context() -> ssl.SSLContext:
     return context
 
 
-class _TooLarge(Exception):
-    def __init__(self, size: int) -> None:
-        super().__init__(size)
-        self.size = size
-
-
-def _decompress(body: bytes, encoding: str, action: str) -> bytes:
-    decoder = zlib.decompressobj(wbits=31 if encoding == "gzip" else 15)
-    try:
-        out = decoder.decompress(body, MAX_BODY_BYTES + 1)
-    except zlib.error as exc:
-        raise InvalidResponseError(
-            f"DecodingError: {exc}", code="IncompleteResponse", action=action
-        ) from None
-    if len(out) > MAX_BODY_BYTES:
-        raise InvalidResponseError(
-            f"the answer is larger than {MAX_BODY_BYTES} bytes once decompressed; refused",
-            code="ResponseTooLarge",
-            action=action,
-        )
+def _decompress(body: bytes, encodings: list[str], action: str) -> bytes:
+    """Undo Content-Encoding as httpx does: each listed coding in reverse order; gzip;
+    deflate with a zlib header, else raw; unknown codings are left alone."""
+    out = body
+    for encoding in reversed(encodings):
+        if encoding not in ("gzip", "deflate"):
+            continue
+        try:
+            if encoding == "gzip":
+                decoder = zlib.decompressobj(zlib.MAX_WBITS | 16)
+                out = decoder.decompress(out, MAX_BODY_BYTES + 1)
+            else:
+                try:
+                    decoder = zlib.decompressobj()
+                    out = decoder.decompress(out, MAX_BODY_BYTES + 1)
+                except zlib.error:
+                    decoder = zlib.decompressobj(-zlib.MAX_WBITS)
+                    out = decoder.decompress(out, MAX_BODY_BYTES + 1)
+        except zlib.error as exc:
+            raise transport_error(exc, action) from None
+        if len(out) > MAX_BODY_BYTES:
+            raise InvalidResponseError(
+                f"the answer is larger than {MAX_BODY_BYTES} bytes once decompressed; refused",
+                code=RESPONSE_TOO_LARGE,
+                action=action,
+            )
     return out
-
-
-def _parse_head(head: bytes) -> tuple[int, list[tuple[bytes, bytes]], int | None, bool, bool]:
-    lines = head[:-4].split(b"\r\n")
-    parts = lines[0].split(b" ", 2)
-    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
-        raise ValueError(f"bad status line {lines[0][:80]!r}")
-    status = int(parts[1])
-    headers: list[tuple[bytes, bytes]] = []
-    length: int | None = None
-    chunked = False
-    close = parts[0] == b"HTTP/1.0"
-    for line in lines[1:]:
-        name, sep, value = line.partition(b":")
-        if not sep:
-            raise ValueError(f"bad header line {line[:80]!r}")
-        name = name.strip()
-        value = value.strip()
-        headers.append((name, value))
-        lowered = name.lower()
-        if lowered == b"content-length":
-            length = int(value)
-            if length < 0:
-                raise ValueError("negative Content-Length")
-        elif lowered == b"transfer-encoding":
-            chunked = b"chunked" in value.lower()
-        elif lowered == b"connection":
-            token = value.lower()
-            if b"close" in token:
-                close = True
-            elif b"keep-alive" in token:
-                close = False
-    if chunked:
-        length = None
-    return status, headers, length, chunked, close
-
-
-async def _read_chunked(reader: asyncio.StreamReader, limit: int) -> bytes:
-    parts: list[bytes] = []
-    total = 0
-    while True:
-        line = await reader.readuntil(b"\r\n")
-        size = int(line.split(b";", 1)[0].strip(), 16)
-        if size == 0:
-            while (await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers
-                pass
-            return b"".join(parts)
-        total += size
-        if total > limit:
-            raise _TooLarge(total)
-        chunk = await reader.readexactly(size + 2)
-        parts.append(chunk[:-2])
 
 
 class _RawHttp:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from datetime import datetime
@@ -48,6 +47,9 @@ from ice_widgets._core import (
 )
 from ice_widgets._credentials import resolve_credentials
 from ice_widgets._errors import (
+    CLIENT_CLOSED,
+    RESPONSE_TOO_LARGE,
+    TIMEOUT,
     IceError,
     InvalidParameterError,
     InvalidResponseError,
@@ -63,6 +65,7 @@ from ice_widgets._models import (
     SnapshotJob,
     TranscodeJob,
 )
+from ice_widgets._wire import transport_error
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -70,41 +73,22 @@ T = TypeVar("T")
 
 
 def _transport_error(exc: Exception, action: str) -> TransportError:
-    """Map an httpx exception to ours (the httpx one, which holds the request, is dropped)."""
-    detail = str(exc).strip() or type(exc).__name__
-    if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
-        # The request never left: safe to send again even when the action is not idempotent.
-        return RequestTimeoutError(f"{type(exc).__name__}: {detail}", code="ConnectTimeout", action=action)
-    if isinstance(exc, httpx.TimeoutException):
-        return RequestTimeoutError(f"{type(exc).__name__}: {detail}", code="Timeout", action=action)
-    if isinstance(exc, (httpx.LocalProtocolError, httpx.UnsupportedProtocol)):
-        # The request itself cannot be sent (e.g. a control character in a header): no retry.
-        return TransportError(f"{type(exc).__name__}: {detail}", code="InvalidRequest", action=action)
-    if isinstance(exc, httpx.ConnectError):
-        if isinstance(exc.__context__, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in detail:
-            # Every request would fail the same way: not retried, and a batch stops on it.
-            return TransportError(
-                f"the TLS certificate cannot be verified: {detail}", code="SSLError", action=action
-            )
-        return TransportError(f"{type(exc).__name__}: {detail}", code="ConnectError", action=action)
-    if isinstance(exc, (httpx.RemoteProtocolError, httpx.DecodingError)):
-        return InvalidResponseError(
-            f"{type(exc).__name__}: {detail}", code="IncompleteResponse", action=action
-        )
-    return TransportError(f"{type(exc).__name__}: {detail}", code="ConnectionError", action=action)
+    """Map an httpx exception to ours through the one table (the httpx one, which holds the
+    request, is dropped)."""
+    return transport_error(exc, action)
 
 
 def _too_large(action: str, size: int | str) -> InvalidResponseError:
     return InvalidResponseError(
         f"the answer is larger than {MAX_BODY_BYTES} bytes ({size}); refused",
-        code="ResponseTooLarge",
+        code=RESPONSE_TOO_LARGE,
         action=action,
     )
 
 
 def _too_slow(action: str, timeout: float) -> RequestTimeoutError:
     return RequestTimeoutError(
-        f"the answer took longer than {timeout:g} s to arrive in full", code="Timeout", action=action
+        f"the answer took longer than {timeout:g} s to arrive in full", code=TIMEOUT, action=action
     )
 
 
@@ -394,7 +378,7 @@ class Client(_BaseClient):
         except RuntimeError as exc:  # httpx: "Cannot send a request, as the client has been closed."
             if "closed" not in str(exc):
                 raise
-            raise TransportError(str(exc), code="ClientClosed", action=prepared.action) from None
+            raise TransportError(str(exc), code=CLIENT_CLOSED, action=prepared.action) from None
         return response.status_code, response.headers, b"".join(chunks)
 
     def _request(self, action: str, params: Mapping[str, str], parse: Any) -> Any:
@@ -887,7 +871,7 @@ class AsyncClient(_BaseClient):
         except RuntimeError as exc:  # httpx: "Cannot send a request, as the client has been closed."
             if "closed" not in str(exc):
                 raise
-            raise TransportError(str(exc), code="ClientClosed", action=prepared.action) from None
+            raise TransportError(str(exc), code=CLIENT_CLOSED, action=prepared.action) from None
         return response.status_code, response.headers, b"".join(chunks)
 
     async def _request(self, action: str, params: Mapping[str, str], parse: Any) -> Any:

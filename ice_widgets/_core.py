@@ -36,6 +36,11 @@ from urllib.parse import urlsplit
 
 from ice_widgets._credentials import ENV_REGION, EXPIRED_TOKEN_CODES, Credential, cli_profile_region
 from ice_widgets._errors import (
+    CLIENT_CLOSED,
+    CONNECT_ERROR,
+    CONNECT_TIMEOUT,
+    INVALID_REQUEST,
+    SSL_ERROR,
     ApiError,
     AuthenticationError,
     ClockSkewError,
@@ -393,7 +398,7 @@ _AUTH_CODES = frozenset(
 )
 _SERVER_CODES = frozenset({"ServiceUnavailable", "InternalError", "UnknownError", "ServiceTimeout"})
 _NOT_RETRIED_TRANSPORT = frozenset(
-    {"UnexpectedRedirect", "RepeatedPageToken", "InvalidRequest", "ClientClosed", "SSLError"}
+    {"UnexpectedRedirect", "RepeatedPageToken", INVALID_REQUEST, CLIENT_CLOSED, SSL_ERROR}
 )
 
 
@@ -648,7 +653,7 @@ def format_time(value: datetime | str) -> str:
 
 #: Failures after which the request surely did not reach the API: a non-idempotent action
 #: (SubmitPackageJob) may be sent again only after one of these.
-_NOT_SENT = frozenset({"ConnectError", "ConnectTimeout", "ServiceUnavailable", "SignatureNonceUsed"})
+_NOT_SENT = frozenset({CONNECT_ERROR, CONNECT_TIMEOUT, "ServiceUnavailable", "SignatureNonceUsed"})
 
 
 def is_retryable(error: IceError, *, idempotent: bool = True) -> bool:

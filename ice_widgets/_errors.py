@@ -283,3 +283,45 @@ def public_call(func: F) -> F:
             raise _cut(error) from error.__cause__
 
     return wrapper  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------- transport codes
+# The one vocabulary of TransportError codes: both transports (httpx for single calls, the
+# batch sender) map their exceptions through ice_widgets._wire.transport_error, and the
+# retry rules of ice_widgets._core refer to these names.
+
+#: The connection could not be opened (refused, unreachable, reset during the handshake):
+#: nothing was sent, so even a non-idempotent request may be sent again.
+CONNECT_ERROR = "ConnectError"
+#: Opening the connection (TLS handshake included) took too long: nothing was sent.
+CONNECT_TIMEOUT = "ConnectTimeout"
+#: The answer did not arrive in full in time (the request may have been processed).
+TIMEOUT = "Timeout"
+#: The connection broke after the request was written (reset, broken pipe).
+CONNECTION_ERROR = "ConnectionError"
+#: The answer broke HTTP/1.1 framing: a truncated body, a bad status line or header, bad
+#: chunk sizes or Content-Length, a body that does not decompress, a server that closed
+#: without answering.
+INCOMPLETE_RESPONSE = "IncompleteResponse"
+#: The answer is larger than ``MAX_BODY_BYTES`` (before or after decompression).
+RESPONSE_TOO_LARGE = "ResponseTooLarge"
+#: The server's TLS certificate cannot be verified: never retried, fatal for a batch.
+SSL_ERROR = "SSLError"
+#: The request itself cannot be written (a control character in a header...): never retried.
+INVALID_REQUEST = "InvalidRequest"
+#: The client or its sender was closed before the request: never retried.
+CLIENT_CLOSED = "ClientClosed"
+
+TRANSPORT_CODES: frozenset[str] = frozenset(
+    {
+        CONNECT_ERROR,
+        CONNECT_TIMEOUT,
+        TIMEOUT,
+        CONNECTION_ERROR,
+        INCOMPLETE_RESPONSE,
+        RESPONSE_TOO_LARGE,
+        SSL_ERROR,
+        INVALID_REQUEST,
+        CLIENT_CLOSED,
+    }
+)

@@ -582,7 +582,7 @@ def test_raw_sender_connection_refused_and_timeout() -> None:
     endpoint = f"http://127.0.0.1:{port}"
     with pytest.raises(ice_widgets.TransportError) as caught:
         asyncio.run(RawSender(endpoint, 2).send(PreparedRequest("GetPackageJob", endpoint + "/", [])))
-    assert caught.value.code == "ConnectionError"
+    assert caught.value.code == "ConnectError"  # as the httpx path names a refused connection
 
     async def silent() -> None:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
