@@ -30,10 +30,12 @@ from ice_widgets._cache import open_cache
 from ice_widgets._errors import public_call
 from ice_widgets._frames import FrameBuilder, _to_timestamp, build_frame
 from ice_widgets._ids import check_id, parse_ids
-from ice_widgets._models import KINDS, Job, JobError
+from ice_widgets._models import KINDS, Job, JobError, model_for
 
 __all__ = ["afetch_jobs", "fetch_jobs", "list_jobs"]
 
+
+_MODEL_TYPES: tuple[type[Job], ...] = tuple(model_for(kind) for kind in KINDS)
 
 #: The Get and List operations of each kind, for the progress bar.
 _GET_ACTIONS = {
@@ -67,6 +69,11 @@ def _is_missing(value: Any) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
 
+def _is_model(value: Any) -> bool:
+    """Whether ``value`` is a job model (of any kind): it stands for its ID and kind."""
+    return isinstance(value, _MODEL_TYPES)
+
+
 def _kinded_entries(job_ids: Any, kind: str) -> tuple[list[str | JobError], list[str | None]]:
     """The batch's rows: ``(entries, kinds)``, one distinct ID (or error row) per row.
 
@@ -76,7 +83,9 @@ def _kinded_entries(job_ids: Any, kind: str) -> tuple[list[str | JobError], list
     A row whose ``kind`` is not a kind becomes an ``InvalidKind`` error row.
     """
     pairs: list[tuple[Any, Any]] | None = None
-    if isinstance(job_ids, pd.DataFrame) and "kind" in job_ids.columns and job_ids.shape[1] > 1:
+    if _is_model(job_ids):  # one job model: its ID, as its kind
+        pairs = [(job_ids.job_id, job_ids.kind)]
+    elif isinstance(job_ids, pd.DataFrame) and "kind" in job_ids.columns and job_ids.shape[1] > 1:
         if "job_id" not in job_ids.columns:
             raise TypeError("job_ids is a DataFrame with a 'kind' column but no 'job_id' column")
         pairs = list(zip(job_ids["job_id"].tolist(), job_ids["kind"].tolist()))
@@ -84,11 +93,8 @@ def _kinded_entries(job_ids: Any, kind: str) -> tuple[list[str | JobError], list
         job_ids, Iterable
     ):
         values = job_ids.tolist() if isinstance(job_ids, (pd.Series, pd.Index)) else list(job_ids)
-        if any(hasattr(v, "kind") and hasattr(v, "job_id") for v in values):
-            pairs = [
-                (v.job_id, v.kind) if hasattr(v, "kind") and hasattr(v, "job_id") else (v, None)
-                for v in values
-            ]
+        if any(_is_model(v) for v in values):
+            pairs = [(v.job_id, v.kind) if _is_model(v) else (v, None) for v in values]
         else:
             job_ids = values  # an iterator is read once
     if pairs is None:

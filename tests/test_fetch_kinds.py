@@ -170,6 +170,9 @@ def test_mixed_batch_from_models_and_afetch_jobs(faulty: Emulator) -> None:
         assert frame["kind"].tolist() == list(KINDS)
         assert frame["job_id"].tolist() == [m.job_id for m in models]
         assert frame["error_code"].isna().all()
+        one = ice_widgets.fetch_jobs(models[1], client=client, progress=False)  # one model: its kind
+        assert (one["kind"].tolist(), one["job_id"].tolist()) == (["transcode"], [models[1].job_id])
+        assert one["error_code"].isna().all()
         request = mixed_request(emu, 20, random.Random(1))
         sync = ice_widgets.fetch_jobs(request, client=client, progress=False)
 
