@@ -6,6 +6,7 @@ SDK) and sent with httpx or a raw socket, so the tests see exactly what goes on 
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 import uuid
@@ -112,7 +113,15 @@ def v1(emu: Emulator, action: str, params: Mapping[str, str] | None = None, **kw
     """Send a V1-signed request and return the response."""
     method = kw.get("method", "POST")
     query = v1_params(emu, action, params, **kw)
-    return HTTP.request(method, f"{emu.endpoint}/?{_signing.canonical_query(query)}")
+    # V1 carries the STS token in the query string, and httpx logs request URLs at INFO:
+    # keep the token out of the test run's logs (tests/_secret_session.py scans them).
+    httpx_logger = logging.getLogger("httpx")
+    level = httpx_logger.level
+    httpx_logger.setLevel(logging.WARNING)
+    try:
+        return HTTP.request(method, f"{emu.endpoint}/?{_signing.canonical_query(query)}")
+    finally:
+        httpx_logger.setLevel(level)
 
 
 def error_code(response: httpx.Response) -> str:

@@ -67,15 +67,17 @@ _SKIPPED_DIRS = {".git", ".venv", "node_modules"}
 def named_forms(secret: str) -> dict[str, str]:
     """``{form: its name}``: plain, URL-quoted, base64, hex and (when long) a middle part."""
     raw = secret.encode()
-    found = {
-        secret: "plain",
-        urllib.parse.quote(secret, safe=""): "URL-quoted",
-        base64.b64encode(raw).decode(): "base64",
-        base64.urlsafe_b64encode(raw).decode(): "base64url",
-        binascii.hexlify(raw).decode(): "hex",
-    }
-    if len(secret) >= 20:
-        found.setdefault(secret[4:-4], "middle part")  # truncated or wrapped copies
+    found: dict[str, str] = {}
+    for form, name in (
+        (secret, "plain"),
+        (urllib.parse.quote(secret, safe=""), "URL-quoted"),
+        (base64.b64encode(raw).decode(), "base64"),
+        (base64.urlsafe_b64encode(raw).decode(), "base64url"),
+        (binascii.hexlify(raw).decode(), "hex"),
+        (secret[4:-4] if len(secret) >= 20 else "", "middle part"),  # truncated or wrapped copies
+    ):
+        if form:
+            found.setdefault(form, name)
     return found
 
 

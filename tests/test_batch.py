@@ -431,16 +431,20 @@ def test_sigint_in_a_script_exits_with_keyboard_interrupt(restore_emulator: Emul
             f"""
             import ice_widgets
             ids = {emu.job_ids!r}
-            client = ice_widgets.Client(endpoint={emu.endpoint!r}, access_key_id={emu.access_key_id!r},
-                                        access_key_secret={emu.access_key_secret!r})
+            client = ice_widgets.Client(endpoint={emu.endpoint!r})  # the key from the environment
             ice_widgets.fetch_jobs(ids, client=client, concurrency=8)
             print("finished")
             """
         )
     )
     before = emu.stats.requests
+    env = {
+        **os.environ,
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": emu.access_key_id,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": emu.access_key_secret,  # never in the script file
+    }
     proc = subprocess.Popen(
-        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
     try:
         deadline = time.monotonic() + 60
