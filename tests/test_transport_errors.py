@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+import trustme
 
 import ice_widgets
 from ice_widgets import AsyncClient, Client
@@ -31,8 +32,6 @@ from ice_widgets._errors import (
     TRANSPORT_CODES,
     IceError,
 )
-
-trustme = pytest.importorskip("trustme")
 
 JOB = "0123456789abcdef0123456789abcdef"
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
