@@ -416,3 +416,30 @@ def test_demo_never_works_on_the_tracked_notebooks(tmp_path: Path) -> None:
         check=False,
     )
     assert ignored.returncode == 0
+
+
+def test_demo_extra_is_what_the_demo_needs_and_no_more() -> None:
+    """`make demo` installs `.[demo]`: JupyterLab, a kernel and what the example notebooks
+    import beyond the core dependencies (pyarrow, for the Parquet export), no test toolchain."""
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    names = {
+        re.split(r"[<>=\[ ;]", r, maxsplit=1)[0].lower() for r in project["optional-dependencies"]["demo"]
+    }
+    assert {"jupyterlab", "ipykernel", "pyarrow"} <= names
+    assert not names & {"pytest", "playwright", "mypy", "ruff", "alibabacloud-ice20201109", "hypothesis"}
+    core = {re.split(r"[<>=\[ ;]", r, maxsplit=1)[0].lower() for r in project["dependencies"]}
+    # every third-party module the example notebooks import comes with core or demo
+    imported = set()
+    for name in NOTEBOOK_NAMES:
+        for cell in json.loads((NOTEBOOKS / name).read_text())["cells"]:
+            source = "".join(cell["source"]) if cell["cell_type"] == "code" else ""
+            imported |= set(re.findall(r"^\s*(?:from|import)\s+(\w+)", source, re.M))
+            if "to_parquet" in source:
+                imported.add("pyarrow")
+    third_party = imported - set(sys.stdlib_module_names) - {"ice_widgets"}
+    assert third_party <= core | names | {"matplotlib", "pandas"}, third_party
+    make = (REPO / "Makefile").read_text()
+    assert "pip install --quiet -e '.[demo]'" in make
+    assert re.search(r"^demo: \$\(VENV\)/\.installed-demo$", make, re.M)
