@@ -397,6 +397,44 @@ def test_demo_in_a_fresh_clone_leaves_it_clean(tmp_path: Path, fresh_clone: Path
     )
 
 
+def _wheel_notebooks(wheel: Path) -> dict[str, Any]:
+    with zipfile.ZipFile(wheel) as archive:
+        return {
+            name.rsplit("/", 1)[1]: json.loads(archive.read(name))
+            for name in archive.namelist()
+            if name.endswith(".ipynb")
+        }
+
+
+def test_wheel_never_ships_an_executed_notebook(tmp_path: Path, fresh_clone: Path) -> None:
+    """Even built from a checkout whose notebooks were run and saved in place (not through
+    the demo), the wheel's copies have no outputs, counts or widget state (hatch_build.py)."""
+    path = fresh_clone / "notebooks" / "quickstart.ipynb"
+    nb = json.loads(path.read_text())
+    for number, cell in enumerate(c for c in nb["cells"] if c["cell_type"] == "code"):
+        cell["execution_count"] = number + 1
+        cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "ran\n"}]
+    nb["metadata"]["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    path.write_text(json.dumps(nb))
+    build = subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path / "dist"), "."],
+        cwd=fresh_clone,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert build.returncode == 0, build.stdout + build.stderr
+    (wheel,) = (tmp_path / "dist").glob("ice_widgets-*.whl")
+    notebooks = _wheel_notebooks(wheel)
+    assert sorted(notebooks) == sorted(NOTEBOOK_NAMES)
+    for name, shipped in notebooks.items():
+        code = [c for c in shipped["cells"] if c["cell_type"] == "code"]
+        assert code and all(c["outputs"] == [] and c["execution_count"] is None for c in code), name
+        assert "widgets" not in shipped["metadata"], name
+    # the sources are the same, cell for cell
+    assert [c["source"] for c in notebooks["quickstart.ipynb"]["cells"]] == [c["source"] for c in nb["cells"]]
+
+
 def test_demo_never_works_on_the_tracked_notebooks(tmp_path: Path) -> None:
     from ice_widgets._demo import DemoError, prepare_notebooks, work_folder
 
