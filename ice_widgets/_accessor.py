@@ -12,6 +12,7 @@ running is read from the ``state`` column, the same rule for every kind::
     df.ice.summary(by="kind")  # the same, one row per kind
     df.ice.failures()     # failed jobs (and failed transcode sub-jobs) grouped by code and message
     df.ice.sub_jobs()     # one row per transcode sub-job
+    df.ice.output_details()  # one row per media convert output (and output group)
     df = df.ice.refresh() # re-fetch the unfinished rows only, each with its kind's Get
     df.ice.view()         # an interactive JobsView widget
 """
@@ -231,17 +232,65 @@ class IceAccessor:
             ``media_duration`` (seconds of the output media) ``float64``.
         """
         self._need("job_id")
+        parents, records = self._exploded("sub_jobs")
+        frame = _records_frame(
+            parents,
+            records,
+            strings=("job_id",),
+            statuses=_SUB_JOB_STATUSES,
+            tail=("output_url", "template_id", "code", "message"),
+            start="submit_time",
+        )
+        index = [v if isinstance(v, int) else None for v in _values(records, "index")]
+        frame.insert(2, "index", pd.Series(index, index=frame.index, dtype="Int64"))
+        frame.insert(3, "name", pd.Series(_values(records, "name"), index=frame.index, dtype=STRING_DTYPE))
+        media = pd.to_numeric(pd.Series(_values(records, "media_duration"), dtype=object)).astype(np.float64)
+        frame.insert(len(frame.columns) - 3, "media_duration", media.to_numpy())
+        submit = frame.pop("start_time")
+        frame.insert(len(frame.columns) - 2, "submit_time", submit)
+        return frame
+
+    def output_details(self) -> pd.DataFrame:
+        """One row per output (and output group) of a media convert job: ``output_details`` exploded.
+
+        Rows of other kinds, and media convert rows without details (List items), give none.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``parent_job_id, name, group, is_group, status, state, output_url, code,
+            message, create_time, finish_time, duration``: ``status`` Categorical (Init,
+            Scheduled, Running, Success, Failed, Skipped, then unknown values), ``state``
+            Categorical, times ``datetime64[ns, UTC]``, ``duration`` (finish - create, None
+            while running) ``timedelta64[ns]``.
+        """
+        self._need("job_id")
+        parents, records = self._exploded("output_details")
+        frame = _records_frame(
+            parents,
+            records,
+            strings=("name", "group"),
+            statuses=_OUTPUT_STATUSES,
+            tail=("output_url", "code", "message"),
+            start="create_time",
+        )
+        groups = [r.get("is_group") is True for r in records]
+        frame.insert(3, "is_group", pd.Series(groups, index=frame.index, dtype="boolean"))
+        return frame
+
+    def _exploded(self, column: str) -> tuple[list[Any], list[dict[str, Any]]]:
+        """(parent job IDs, dicts) of the list-of-dicts ``column``, one pair per dict."""
         frame = self._obj
         records: list[dict[str, Any]] = []
         parents: list[Any] = []
-        if "sub_jobs" in frame.columns:
-            for parent, subs in zip(frame["job_id"].astype(object), frame["sub_jobs"]):
-                if isinstance(subs, (list, np.ndarray)):
-                    for sub in subs:
-                        if isinstance(sub, dict):
-                            records.append(sub)
+        if column in frame.columns:
+            for parent, items in zip(frame["job_id"].astype(object), frame[column]):
+                if isinstance(items, (list, np.ndarray)):
+                    for item in items:
+                        if isinstance(item, dict):
+                            records.append(item)
                             parents.append(None if pd.isna(parent) else parent)
-        return _sub_job_frame(parents, records)
+        return parents, records
 
     def unfinished(self) -> pd.Series:
         """Boolean mask of the rows ``refresh`` would re-fetch: state not succeeded/failed, with an ID."""
@@ -329,44 +378,48 @@ class IceAccessor:
 _SUB_JOB_STATUSES = ("Init", "Processing", "Success", "Fail", "Deleted")
 
 
-def _sub_job_frame(parents: list[Any], records: list[dict[str, Any]]) -> pd.DataFrame:
-    """The typed frame of :meth:`IceAccessor.sub_jobs`."""
+_OUTPUT_STATUSES = ("Init", "Scheduled", "Running", "Success", "Failed", "Skipped")
 
-    def column(key: str) -> list[Any]:
-        return [r.get(key) for r in records]
 
-    def times(key: str) -> Any:
-        values = [
-            v if v is not None and not (isinstance(v, float) and np.isnan(v)) else None for v in column(key)
-        ]
-        return pd.to_datetime(pd.Series(values, dtype=object), utc=True).astype(TIME_DTYPE).array
+def _values(records: list[dict[str, Any]], key: str) -> list[Any]:
+    return [r.get(key) for r in records]
 
-    statuses = [s if isinstance(s, str) else None for s in column("status")]
-    known = {name: i for i, name in enumerate(_SUB_JOB_STATUSES)}
-    categories = list(_SUB_JOB_STATUSES) + [
-        s for s in dict.fromkeys(statuses) if s is not None and s not in known
+
+def _times(records: list[dict[str, Any]], key: str) -> Any:
+    values = [
+        v if v is not None and not (isinstance(v, float) and np.isnan(v)) else None
+        for v in _values(records, key)
     ]
-    out = pd.DataFrame(
-        {
-            "parent_job_id": pd.array(parents, dtype=STRING_DTYPE),
-            "job_id": pd.array(column("job_id"), dtype=STRING_DTYPE),
-            "index": pd.array([v if isinstance(v, int) else None for v in column("index")], dtype="Int64"),
-            "name": pd.array(column("name"), dtype=STRING_DTYPE),
-            "status": pd.Categorical(statuses, categories=categories),
-            "state": pd.Categorical(column("state"), dtype=STATE_DTYPE),
-            "output_url": pd.array(column("output_url"), dtype=STRING_DTYPE),
-            "template_id": pd.array(column("template_id"), dtype=STRING_DTYPE),
-            "code": pd.array(column("code"), dtype=STRING_DTYPE),
-            "message": pd.array(column("message"), dtype=STRING_DTYPE),
-            "media_duration": pd.to_numeric(pd.Series(column("media_duration"), dtype=object))
-            .astype(np.float64)
-            .to_numpy(),
-            "submit_time": times("submit_time"),
-            "finish_time": times("finish_time"),
-        }
-    )
+    return pd.to_datetime(pd.Series(values, dtype=object), utc=True).astype(TIME_DTYPE).array
+
+
+def _records_frame(
+    parents: list[Any],
+    records: list[dict[str, Any]],
+    *,
+    strings: tuple[str, ...],
+    statuses: tuple[str, ...],
+    tail: tuple[str, ...],
+    start: str,
+) -> pd.DataFrame:
+    """The typed frame of exploded sub-records: ``parent_job_id``, ``strings``, ``status``,
+    ``state``, ``tail`` (strings), ``start_time`` (from ``start``), ``finish_time``,
+    ``duration`` (finish - start; None while running or negative)."""
+    status = [s if isinstance(s, str) else None for s in _values(records, "status")]
+    categories = list(statuses) + [s for s in dict.fromkeys(status) if s is not None and s not in statuses]
+    columns: dict[str, Any] = {"parent_job_id": pd.array(parents, dtype=STRING_DTYPE)}
+    for key in strings:
+        columns[key] = pd.array(_values(records, key), dtype=STRING_DTYPE)
+    columns["status"] = pd.Categorical(status, categories=categories)
+    columns["state"] = pd.Categorical(_values(records, "state"), dtype=STATE_DTYPE)
+    for key in tail:
+        columns[key] = pd.array(_values(records, key), dtype=STRING_DTYPE)
+    columns["start_time" if start == "submit_time" else start] = _times(records, start)
+    columns["finish_time"] = _times(records, "finish_time")
+    out = pd.DataFrame(columns)
+    begin = out["start_time" if start == "submit_time" else start]
     running = (out["state"] == "running").to_numpy(dtype=bool, na_value=False)
-    duration = (out["finish_time"] - out["submit_time"]).astype(DELTA_DTYPE)
+    duration = (out["finish_time"] - begin).astype(DELTA_DTYPE)
     negative = (duration < pd.Timedelta(0)).to_numpy(dtype=bool, na_value=False)
     out["duration"] = duration.where(~(running | negative))
     return out

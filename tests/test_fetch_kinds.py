@@ -349,6 +349,38 @@ def test_accessor_on_a_mixed_frame(faulty: Emulator) -> None:
     done = exploded[exploded["state"] == "succeeded"]
     assert (done["duration"] == done["finish_time"] - done["submit_time"]).all()
 
+    assert list(exploded.columns) == [
+        "parent_job_id", "job_id", "index", "name", "status", "state", "output_url", "template_id",
+        "code", "message", "media_duration", "submit_time", "finish_time", "duration",
+    ]  # fmt: skip
+
+    details = frame.ice.output_details()
+    wanted = []
+    for parent in (i for i in request["job_id"] if kind_of[i] == "media_convert"):
+        job = truth[parent]
+        for item in job.get("OutputDetails", []):
+            wanted.append((parent, item.get("Name"), item.get("Status"), False))
+        for group in job.get("OutputGroupDetails", []):
+            wanted.append((parent, group.get("Name"), group.get("Status"), True))
+            for item in group.get("Outputs", []):
+                wanted.append((parent, item.get("Name"), item.get("Status"), False))
+    assert len(wanted) >= 300
+    got = [
+        (p, n if isinstance(n, str) else None, s if isinstance(s, str) else None, bool(g))
+        for p, n, s, g in zip(
+            details["parent_job_id"],
+            details["name"].astype(object),
+            details["status"].astype(object),
+            details["is_group"],
+        )
+    ]
+    assert got == wanted
+    assert list(details.columns) == [
+        "parent_job_id", "name", "group", "is_group", "status", "state", "output_url", "code",
+        "message", "create_time", "finish_time", "duration",
+    ]  # fmt: skip
+    assert details["state"].notna().all()
+
     mask = frame.ice.unfinished()
     assert frame.loc[mask, "job_id"].tolist() == [
         i for i, s in zip(request["job_id"], states) if s in ("running", "unknown")
