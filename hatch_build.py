@@ -16,7 +16,13 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-NOTEBOOKS = ("quickstart.ipynb", "batch_analysis.ipynb", "live_watch.ipynb")
+NOTEBOOKS = (
+    "quickstart.ipynb",
+    "batch_analysis.ipynb",
+    "live_watch.ipynb",
+    "transcode_analysis.ipynb",
+    "media_producing_live.ipynb",
+)
 
 
 def cleared(nb: dict[str, Any]) -> dict[str, Any]:

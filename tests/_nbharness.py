@@ -19,7 +19,13 @@ from nbclient import NotebookClient
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
-NOTEBOOK_NAMES = ("quickstart.ipynb", "batch_analysis.ipynb", "live_watch.ipynb")
+NOTEBOOK_NAMES = (
+    "quickstart.ipynb",
+    "batch_analysis.ipynb",
+    "live_watch.ipynb",
+    "transcode_analysis.ipynb",
+    "media_producing_live.ipynb",
+)
 
 #: The demo's data set (batch_analysis.ipynb lists the 2,000 most recent jobs into a CSV).
 DEMO_JOBS = 2000

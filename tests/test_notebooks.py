@@ -222,3 +222,85 @@ def test_static_html_keeps_cards(quickstart_nb: Any, emu: Emulator, tmp_path: Pa
     assert job_id in body
     assert emu.expected(job_id)["OutputUrl"] in body
     assert 'class="ice-badge ice-status-success"' in body
+
+
+# ------------------------------------------------------- job kinds (issue 9): transcode
+
+
+def _yesterday() -> tuple[pd.Timestamp, pd.Timestamp]:
+    end = pd.Timestamp.now(tz="UTC").normalize()
+    return end - pd.Timedelta(days=1), end
+
+
+def test_transcode_analysis(workdir: Path, env: dict[str, str], emu: Emulator) -> None:
+    from ice_widgets._models import TranscodeJob
+
+    nb = _run(workdir, "transcode_analysis.ipynb", env)
+    start, end = _yesterday()
+    everyone = emu.ids("transcode") + emu.hostile_ids_of("transcode")
+    day = [TranscodeJob.from_api(emu.expected(i, "transcode")) for i in everyone]
+    day = [j for j in day if j.create_time is not None and start <= j.create_time < end]
+    assert len(day) > 50  # a real day of jobs
+    subs = [s for j in day for s in j.sub_jobs]
+    counts = text_of(cell_with(nb, "df = fetch_jobs("))
+    assert f"{len(day):,} transcode jobs, {len(subs):,} sub-jobs" in counts
+
+    hidden = [j for j in day if j.state == "succeeded" and j.sub_jobs_failed]
+    assert hidden  # the emulator's day has parents hiding a failed sub-job
+    assert f"{len(hidden):,} jobs report success" in text_of(cell_with(nb, "hidden = df["))
+
+    failed = [s for s in subs if s.state == "failed"]
+    triage_text = text_of(cell_with(nb, "triage = ("))
+    assert f"{len(failed):,} failed sub-jobs of {len(subs):,}" in triage_text
+    by_code = Counter(s.code or "(no code)" for s in failed)
+    code, n = by_code.most_common(1)[0]
+    assert re.search(rf"^{re.escape(code)}\s.*\s{n}\s+\d+\s+[0-9a-f]{{32}}$", triage_text, re.M), triage_text
+
+    templates = text_of(cell_with(nb, "by_template = "))
+    finished = [s for s in subs if s.state in ("succeeded", "failed")]
+    for template, count in Counter(s.template_id for s in finished).items():
+        n_failed = sum(1 for s in finished if s.template_id == template and s.state == "failed")
+        assert re.search(rf"^{re.escape(str(template))}\s+{count}\s+{n_failed}\s", templates, re.M), template
+
+    slowest = max((j for j in day if j.duration is not None), key=lambda j: j.duration)
+    card = cell_with(nb, "JobCard(slowest")
+    assert has_mime(card, WIDGET_MIME)
+    card_html = html_of(card)
+    assert slowest.job_id in card_html and "ice-kind-transcode" in card_html
+    for sub in slowest.sub_jobs:
+        assert sub.job_id in card_html
+    bare = cell_with(nb, "client.get_job(worst")
+    assert has_mime(bare, WIDGET_MIME)
+    assert hidden[0].job_id in html_of(bare) and 'class="ice-warn"' in html_of(bare)
+
+    kinds_table = text_of(cell_with(nb, "everything = fetch_jobs("))
+    for kind in ("transcode", "media_producing", "snapshot", "media_convert", "package"):
+        assert re.search(rf"^{kind}\s", kinds_table, re.M), kinds_table
+    view = cell_with(nb, "view = JobsView(everything")
+    assert has_mime(view, WIDGET_MIME) and "<th>Kind</th>" in html_of(view)
+
+
+# -------------------------------------------------- job kinds (issue 9): media producing
+
+
+def test_media_producing_live(workdir: Path, env: dict[str, str], emu: Emulator) -> None:
+    seeded = set(emu.ids("media_producing"))
+    nb = _run(workdir, "media_producing_live.ipynb", env)
+    submitted = re.findall(r"[0-9a-f]{32}", text_of(cell_with(nb, "client.submit_media_producing_job(")))
+    assert len(set(submitted)) == 5 and not set(submitted) & seeded
+    assert {emu.kind_of(i) for i in submitted} == {"media_producing"}
+
+    assert has_mime(cell_with(nb, "w = watch("), WIDGET_MIME)
+    assert "all finished: True" in text_of(cell_with(nb, "await w.task"))
+    final = text_of(cell_with(nb, "done = w.frame"))
+    outcomes = {i: emu.expected(i, "media_producing")["Status"] for i in submitted}
+    assert set(outcomes.values()) <= {"Success", "Failed"}
+    assert "Failed" in outcomes.values()  # the job set up to fail
+    for job_id, status in outcomes.items():
+        assert re.search(rf"{job_id}\s+{status}\s", final), (job_id, status, final)
+    assert "Processing" not in final and "Queuing" not in final
+
+    card = cell_with(nb, "client.get_job(failed")
+    failed_id = next(i for i, s in outcomes.items() if s == "Failed")
+    assert has_mime(card, WIDGET_MIME)
+    assert failed_id in html_of(card) and "ice-kind-media_producing" in html_of(card)
