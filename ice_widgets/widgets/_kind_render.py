@@ -394,8 +394,9 @@ def _parts_html(title: str, parts: list[Part]) -> str:
             f'<td class="ice-muted">{r.esc(part.label, 60)}</td>'
             f"<td>{r.badge_html(part.status, state=part.state)}</td>"
             f'<td><span class="ice-copy">{r.esc(part.job_id, 80)}</span></td>'
-            f"{template}<td>{outputs}{detail}</td>"
-            f'<td class="ice-num">{html.escape(r.format_duration(part.duration))}</td></tr>'
+            f"{template}"
+            f'<td class="ice-num">{html.escape(r.format_duration(part.duration))}</td>'
+            f'<td class="ice-out">{outputs}{detail}</td></tr>'
         )
         if part.code or part.message or part.state == "failed":
             # the failure on its own line under the part, as wide as the table
@@ -413,13 +414,14 @@ def _parts_html(title: str, parts: list[Part]) -> str:
             f"… {len(parts) - MAX_PARTS:,} more not shown</td></tr>"
         )
     heads = (
-        "<th>#</th><th>Status</th><th>Job ID</th><th>Template</th><th>Output</th>"
+        '<th>#</th><th>Status</th><th>Job ID</th><th>Template</th><th class="ice-num">Duration</th>'
+        "<th>Output</th>"
         if sub_jobs
-        else "<th>Output</th><th>Status</th><th>Task ID</th><th>File</th>"
+        else '<th>Output</th><th>Status</th><th>Task ID</th><th class="ice-num">Duration</th><th>File</th>'
     )
     return (
         f'{head}<div class="ice-scroll"><table class="ice-table ice-parts"><thead><tr>{heads}'
-        '<th class="ice-num">Duration</th></tr></thead>'
+        "</tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
 

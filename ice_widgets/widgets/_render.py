@@ -89,10 +89,14 @@ _KIND_RULES = (
     ".ice-kindtag{border:1px solid rgba(127,127,127,.5);border-radius:4px;padding:0 5px;font-size:11px;"
     "white-space:nowrap;opacity:.85}\n"
     ".ice-progress{width:10em;height:.8em;vertical-align:middle}\n"
-    ".ice-parts td{vertical-align:top}.ice-parts .ice-msg{white-space:normal;overflow-wrap:anywhere}\n"
-    ".ice-part-fail{background:rgba(207,34,46,.06)}"
-    ".ice-parts tr.ice-part:has(+ tr.ice-part-failure) td{border-bottom:none}\n"
-    ".ice-parts tr.ice-part-failure td{padding-top:0;white-space:normal}\n"
+    # as specific as the host-proof table rules below (.ice-root table.ice-table td)
+    ".ice-root table.ice-parts td{vertical-align:top}"
+    ".ice-root table.ice-parts td.ice-out{white-space:normal;min-width:12em}"
+    ".ice-root table.ice-parts td.ice-out .ice-ell{max-width:11em}\n"
+    ".ice-root table.ice-parts .ice-msg{white-space:normal;overflow-wrap:anywhere}\n"
+    ".ice-root table.ice-parts tr.ice-part-fail{background:rgba(207,34,46,.06)}"
+    ".ice-root table.ice-parts tr.ice-part:has(+ tr.ice-part-failure) td{border-bottom:none}\n"
+    ".ice-root table.ice-parts tr.ice-part-failure td{padding-top:0;white-space:normal}\n"
     ".ice-warn{border-left:4px solid #9a6700;background:rgba(154,103,0,.1);padding:4px 8px;margin:6px 0}\n"
 )
 _STATUS_RULES = "".join(f".ice-status-{kind}{{background:{color}}}" for kind, color in STATUS_COLORS.items())
