@@ -146,22 +146,42 @@ def test_cards_and_views_read_offline(
             }),
         }))""",
     )
-    expected_cards = {"quickstart.ipynb": 4, "batch_analysis.ipynb": 4, "live_watch.ipynb": 0}[name]
+    expected_cards = {
+        "quickstart.ipynb": 4,
+        "batch_analysis.ipynb": 4,
+        "live_watch.ipynb": 0,
+        "transcode_analysis.ipynb": 2,
+        "media_producing_live.ipynb": 1,
+    }[name]
     assert len(cards) >= expected_cards, (name, len(cards))
     for card in cards:
         assert card["visible"], card["text"][:200]
         job_id = card["rows"]["Job ID"]
         assert JOB_ID.fullmatch(job_id), card["rows"]
-        truth = emu.expected(job_id)
+        truth = emu.expected(job_id)  # (the kind is known from the ID)
         assert truth["Status"].lower() in card["badge"].lower(), (card["badge"], truth["Status"])
         duration = card["rows"].get("Duration") or card["rows"].get("Elapsed") or ""
         assert re.search(r"\d", duration), card["rows"]  # e.g. "4 min 12 s"; never blank
         assert set(card["align"]) == {"left"}, card["align"]  # not nbconvert's right alignment
-    expected_views = {"quickstart.ipynb": 0, "batch_analysis.ipynb": 1, "live_watch.ipynb": 1}[name]
+    expected_views = {
+        "quickstart.ipynb": 0,
+        "batch_analysis.ipynb": 1,
+        "live_watch.ipynb": 1,
+        "transcode_analysis.ipynb": 1,
+        "media_producing_live.ipynb": 1,
+    }[name]
     assert len(views) == expected_views, (name, len(views))
     for view in views:
         total = int(re.match(r"([\d,]+) jobs", view["summary"]).group(1).replace(",", ""))
-        assert total == {"batch_analysis.ipynb": DEMO_JOBS, "live_watch.ipynb": 6}[name]
+        assert (
+            total
+            == {
+                "batch_analysis.ipynb": DEMO_JOBS,
+                "live_watch.ipynb": 6,
+                "transcode_analysis.ipynb": 5 * 150,  # the day's first 150 jobs of each kind
+                "media_producing_live.ipynb": 5,
+            }[name]
+        )
         assert view["rows"] == min(25, total)
         assert JOB_ID.search(view["first"]), view["first"]
         assert view["overlaps"] == [], view["overlaps"]
