@@ -43,7 +43,13 @@ from typing import IO, Any
 __all__ = ["DemoError", "DemoServers", "example_notebooks", "main"]
 
 #: The notebooks the demo serves, in the order a newcomer should read them.
-NOTEBOOKS: tuple[str, ...] = ("quickstart.ipynb", "batch_analysis.ipynb", "live_watch.ipynb")
+NOTEBOOKS: tuple[str, ...] = (
+    "quickstart.ipynb",
+    "batch_analysis.ipynb",
+    "live_watch.ipynb",
+    "transcode_analysis.ipynb",
+    "media_producing_live.ipynb",
+)
 
 _LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 
