@@ -623,9 +623,9 @@ def main() -> None:
         f"command: {' '.join([os.path.basename(sys.executable), *sys.argv])}"
     )
     kinds = [] if args.kinds.strip() == "none" else [k.strip() for k in args.kinds.split(",") if k.strip()]
-    unknown = [k for k in kinds if k not in KINDS]
+    unknown = [k for k in kinds if k not in KINDS or k == "package"]
     if unknown:
-        parser.error(f"unknown kinds {unknown}; choose from {', '.join(KINDS)}")
+        parser.error(f"--kinds takes {', '.join(KINDS[1:])} (phase 1 is packaging), not {unknown}")
     kinds_n = args.kinds_n or args.n
     if args.only_kinds:
         phase_kinds(kinds, kinds_n, min(args.sdk_loop_sample, kinds_n))
