@@ -747,3 +747,65 @@ def test_ice_watch_magic_takes_a_kind_or_a_frames_kinds(ip: Any, emulator: Any) 
         view.close()
     with pytest.raises(UsageError, match="--kind must be one of"):
         ip.run_line_magic("ice_watch", "--kind snap tid")
+
+
+def test_watch_error_rows_keep_their_kind(emulator: Any) -> None:
+    import asyncio
+
+    import pandas as pd
+
+    from ice_widgets.widgets._watch import WatchView
+
+    known = emulator.ids("media_convert")[0]
+    ids = pd.DataFrame({"job_id": ["0" * 32, known], "kind": ["transcode", "media_convert"]})
+
+    async def main() -> WatchView:
+        aclient = _aclient(emulator)
+        view = WatchView(ids, client=aclient)
+        await view.poll_once()
+        await aclient.aclose()
+        return view
+
+    view = asyncio.run(main())
+    try:
+        frame = view.frame
+        assert list(frame["kind"].astype(str)) == ["transcode", "media_convert"]
+        missing = frame.iloc[0]
+        assert missing["error_code"] and pd.isna(missing["status"])
+        assert view.finished  # a job that does not exist is never asked for again
+        assert "Transcode" in view._table.value and "fetch error" in view._table.value
+    finally:
+        view.close()
+
+
+def test_view_of_ids_of_a_kind_and_ice_jobs_magic(ip: Any, client: Any, emulator: Any) -> None:
+    import pandas as pd
+    from IPython.utils.capture import capture_output
+
+    from ice_widgets.widgets import JobsView
+
+    ids = emulator.ids("snapshot")[:5]
+    view = JobsView(ids, kind="snapshot", client=client)
+    try:
+        assert list(view.frame["job_id"]) == ids
+        for job_id, status in zip(ids, view.frame["status"]):
+            assert status == emulator.expected(job_id, "snapshot")["Status"]
+        assert set(view.frame["kind"].astype(str)) == {"snapshot"} and not view.mixed
+    finally:
+        view.close()
+
+    ip.user_ns["tid"] = ids
+    with capture_output() as cap:
+        ip.run_line_magic("ice_jobs", "--kind snapshot tid")
+    frame = ip.user_ns["_ice_jobs"]
+    assert list(frame["job_id"]) == ids and set(frame["kind"].astype(str)) == {"snapshot"}
+    assert WIDGET_MIME in cap.outputs[0].data
+    mixed = pd.DataFrame(
+        {"job_id": [ids[0], emulator.ids("transcode")[0]], "kind": ["snapshot", "transcode"]}
+    )
+    ip.user_ns["tid"] = mixed
+    with capture_output() as cap:
+        ip.run_line_magic("ice_jobs", "tid")  # no --kind: each row keeps its own kind
+    frame = ip.user_ns["_ice_jobs"]
+    assert list(frame["kind"].astype(str)) == ["snapshot", "transcode"]
+    assert "<th>Kind</th>" in cap.outputs[0].data["text/html"]

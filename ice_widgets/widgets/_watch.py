@@ -41,7 +41,7 @@ from ice_widgets._errors import (
 )
 from ice_widgets._frames import build_frame
 from ice_widgets._ids import check_id, code_message, split_ids
-from ice_widgets._models import JobError
+from ice_widgets._models import KINDS, JobError
 from ice_widgets.widgets._card import afetch_one, check_kind, is_job, placeholder, twin_client
 from ice_widgets.widgets._view import JobsView
 
@@ -137,9 +137,7 @@ def _clean_ids(job_ids: Any, kind: str = "package", invalid: dict[str, Any] | No
 
 
 def _job_error(job_id: str, kind: str, code: str, message: str) -> Any:
-    """A row for a job that could not be fetched (with its kind, when JobError has one)."""
-    if "kind" in getattr(JobError, "_fields", ()):
-        return JobError(job_id, code, message, kind)  # type: ignore[call-arg]
+    """A row for a job that could not be fetched (its kind is set on the frame's row)."""
     return JobError(job_id, code, message)
 
 
@@ -198,7 +196,7 @@ class WatchView(JobsView):
         # Job cards opened from the view refresh with a sync client for the same endpoint and key.
         self._owns_sync = client is not None and hasattr(client, "aclose")
         sync_client = twin_client(client, asynchronous=False) if self._owns_sync else client
-        super().__init__(build_frame(list(self._records.values())), client=sync_client, page_size=page_size)
+        super().__init__(self._build(), client=sync_client, page_size=page_size)
         self.add_class("ice-watch")
         _LIVE.add(self)
         self.set_notice("waiting for the first refresh" if ids else _nothing_to_watch(job_ids))
@@ -324,10 +322,8 @@ class WatchView(JobsView):
             self._delay = self._interval
         self._updated_at = datetime.now(UTC)
         if not self._stopped:
-            frame = build_frame(
-                [self._records[i] for i in self._ids],
-                fetched_at=self._updated_at,
-                endpoint=getattr(self._aclient, "endpoint", None),
+            frame = self._build(
+                fetched_at=self._updated_at, endpoint=getattr(self._aclient, "endpoint", None)
             )
             self.set_frame(frame, stale=self._stale)
             self._show_notice()
@@ -336,6 +332,16 @@ class WatchView(JobsView):
             # client it made now, where its connections live.
             await self._release_client()
         return len(pending)
+
+    def _build(self, **options: Any) -> Any:
+        """The frame of the watched jobs; rows that could not be fetched keep their kind."""
+        kinds = sorted(set(self._kinds.values()), key=KINDS.index)
+        frame = build_frame([self._records[i] for i in self._ids], kind=kinds or None, **options)
+        if "kind" in frame.columns and len(frame):
+            missing = frame["kind"].isna().to_numpy(dtype=bool)
+            if missing.any():
+                frame.loc[missing, "kind"] = [self._kinds.get(str(i), None) for i in frame["job_id"][missing]]
+        return frame
 
     def _show_notice(self, next_in: float | None = None) -> None:
         if self._stopped and self.comm is None:
