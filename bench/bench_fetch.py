@@ -369,7 +369,7 @@ def phase_models(n: int) -> None:
     """The concurrency models fetch_jobs could use, at 16 requests in flight, same emulator."""
     import asyncio
 
-    from ice_widgets._batch import _use_raw
+    from ice_widgets._batch import RawSender
 
     latency = 10.0
     bound = n * latency / 1000 / 16
@@ -405,9 +405,8 @@ def phase_models(n: int) -> None:
 
         def coroutines(raw: bool) -> Callable[[], None]:
             async def run() -> None:
-                async with ice_widgets.AsyncClient(**options) as client:
-                    if raw:
-                        _use_raw(client)
+                sender = RawSender(emu.endpoint, 10.0) if raw else None
+                async with ice_widgets.AsyncClient(**options, sender=sender) as client:
                     todo = iter(ids)
 
                     async def work() -> None:

@@ -507,18 +507,9 @@ def _decompress(body: bytes, encodings: list[str], action: str) -> bytes:
     return out
 
 
-class _RawHttp:
-    """Stands in for ``AsyncClient._http`` when :class:`RawSender` sends: only ``aclose``."""
-
-    def __init__(self, sender: RawSender) -> None:
-        self._sender = sender
-
-    async def aclose(self) -> None:
-        await self._sender.aclose()
-
-
-def _uses_default_transport(http: Any) -> bool:
-    return type(getattr(http, "_transport", None)) in (httpx.HTTPTransport, httpx.AsyncHTTPTransport)
+def _uses_default_transport(client: Any) -> bool:
+    """Whether the client sends through httpx's own transport (no custom one was given)."""
+    return getattr(client, "_transport", None) is None and getattr(client, "_sender", None) is None
 
 
 def _proxied(endpoint: str) -> bool:
@@ -566,19 +557,16 @@ def _ssl_context_for(client: Any) -> ssl.SSLContext | None:
     return context
 
 
-def _use_raw(twin: Any) -> RawSender:
-    sender = RawSender(twin.endpoint, twin.timeout, ssl_context=_ssl_context_for(twin))
-    twin._send = sender.send  # an instance attribute: shadows AsyncClient._send
-    twin._http = _RawHttp(sender)
-    return sender
+def _raw_sender_for(client: Any) -> RawSender:
+    return RawSender(client.endpoint, client.timeout, ssl_context=_ssl_context_for(client))
 
 
 def transport_name(client: Any) -> str:
     """How an AsyncClient made by :func:`async_client_for` sends: ``RawSender-http``,
     ``RawSender-https`` or ``httpx``."""
-    http = getattr(client, "_http", None)
-    if isinstance(http, _RawHttp):
-        return http._sender.transport_name
+    sender = getattr(client, "_sender", None)
+    if isinstance(sender, RawSender):
+        return sender.transport_name
     return "httpx"
 
 
@@ -607,24 +595,25 @@ def async_client_for(client: Any) -> Any:
 
     if client is None:
         fresh = AsyncClient()
-        if _raw_capable(fresh.endpoint):
-            _use_raw(fresh)  # its httpx client was never used: it holds no connection
-        return fresh
-    if not isinstance(client, (Client, AsyncClient)):
+        if not _raw_capable(fresh.endpoint):
+            return fresh
+        client = fresh  # its httpx client is never used: it holds no connection
+    elif not isinstance(client, (Client, AsyncClient)):
         raise TypeError(f"client must be an ice_widgets Client or AsyncClient, not {type(client).__name__}")
-    twin = AsyncClient.__new__(AsyncClient)
-    twin.__dict__.update({k: v for k, v in vars(client).items() if k not in ("_http", "_sleep", "_send")})
-    twin._sleep = client._sleep if isinstance(client, AsyncClient) else asyncio.sleep
-    if _uses_default_transport(client._http):
+    else:
+        fresh = None
+    if _uses_default_transport(client):
         if _raw_capable(client.endpoint):
-            _use_raw(twin)
+            twin = client.copy(asynchronous=True, sender=_raw_sender_for(client))
         else:
-            twin._http = httpx.AsyncClient(**client._httpx_options())
-        return twin
-    custom = getattr(client._http, "_transport", None)
-    if not isinstance(custom, httpx.AsyncBaseTransport):
-        raise TypeError("the client's custom transport cannot send asynchronously")
-    twin._http = httpx.AsyncClient(transport=_Borrowed(custom), **client._httpx_options())
+            twin = client.copy(asynchronous=True)
+    else:
+        custom = client._transport
+        if custom is None or not isinstance(custom, httpx.AsyncBaseTransport):
+            raise TypeError("the client's custom transport cannot send asynchronously")
+        twin = client.copy(asynchronous=True, transport=_Borrowed(custom))
+    if isinstance(client, Client) or fresh is not None:
+        twin._sleep = client._sleep if isinstance(client, AsyncClient) else asyncio.sleep
     return twin
 
 
@@ -640,17 +629,13 @@ def sync_client_for(client: Any) -> Any:
         return client
     if not isinstance(client, AsyncClient):
         raise TypeError(f"client must be an ice_widgets Client or AsyncClient, not {type(client).__name__}")
-    custom = getattr(client._http, "_transport", None)
     transport = None
-    if not _uses_default_transport(client._http):
+    if not _uses_default_transport(client):
+        custom = client._transport
         if not isinstance(custom, httpx.BaseTransport):
             raise TypeError("the AsyncClient's custom transport cannot send synchronously; pass a Client")
         transport = custom
-    twin = Client.__new__(Client)
-    twin.__dict__.update({k: v for k, v in vars(client).items() if k not in ("_http", "_sleep")})
-    twin._http = httpx.Client(transport=transport, **client._httpx_options())
-    twin._sleep = time.sleep
-    return twin
+    return client.copy(asynchronous=False, transport=transport)
 
 
 # --------------------------------------------------------------------------- the engine

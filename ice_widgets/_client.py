@@ -273,6 +273,42 @@ class _BaseClient:
     ) -> tuple[str, dict[str, str], Callable[[dict[str, Any]], str]]:
         return kind_api(kind).submit_action, params, lambda data: parse_submitted_id(kind, data)
 
+    def copy(self, *, asynchronous: bool | None = None, sender: Any = None, transport: Any = None) -> Any:
+        """A client for the same account: the one way to make a twin (fetch_jobs, watch, cards).
+
+        The copy has the same endpoint, credentials provider (renewals are shared), timeout
+        and retry policy, and **shares** ``stats`` and the adaptive ``rate`` (one account's
+        limit is shared), with connections of its own.
+
+        Parameters
+        ----------
+        asynchronous : bool, optional
+            An :class:`AsyncClient` (True) or a :class:`Client` (False); default: the same class.
+        sender : object, optional
+            What sends the signed requests (see the ``sender`` parameter of the clients).
+        transport : httpx transport, optional
+            For the httpx path (tests: ``httpx.MockTransport``).
+        """
+        cls: type[Client] | type[AsyncClient]
+        if asynchronous is None:
+            cls = AsyncClient if isinstance(self, AsyncClient) else Client
+        else:
+            cls = AsyncClient if asynchronous else Client
+        twin = cls(
+            endpoint=self._endpoint,
+            credentials=self._credentials,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            transport=transport,
+            sender=sender,
+        )
+        twin.stats = self.stats
+        twin.rate = self.rate
+        twin._builder = self._builder  # the same endpoint: the same signer (and its clock)
+        if type(twin) is type(self):
+            twin._sleep = self._sleep
+        return twin
+
     def _httpx_options(self) -> dict[str, Any]:
         return {
             "timeout": httpx.Timeout(self.timeout, connect=min(self.timeout, 5.0)),
@@ -302,6 +338,11 @@ class Client(_BaseClient):
         Retries after the first attempt for throttling, server and transport errors.
     transport : httpx.BaseTransport, optional
         For tests (``httpx.MockTransport``).
+    sender : object, optional
+        What sends the signed requests instead of httpx, the way httpx takes ``transport=``:
+        ``send(prepared) -> (status, headers, body)`` and ``close()`` (for an AsyncClient,
+        coroutines ``send`` and ``aclose``). The batch engine passes its h11 sender
+        (:class:`ice_widgets._batch.RawSender`) to a :meth:`copy` of the client this way.
 
     Examples
     --------
@@ -323,6 +364,7 @@ class Client(_BaseClient):
         timeout: float = 10.0,
         max_retries: int = DEFAULT_MAX_RETRIES,
         transport: httpx.BaseTransport | None = None,
+        sender: Any = None,
     ) -> None:
         super().__init__(
             endpoint=endpoint,
@@ -335,6 +377,8 @@ class Client(_BaseClient):
             timeout=timeout,
             max_retries=max_retries,
         )
+        self._transport = transport  # None: httpx's own (the batch engine reads it, not httpx's)
+        self._sender = sender
         self._http = httpx.Client(transport=transport, **self._httpx_options())
         self._sleep: Callable[[float], object] = time.sleep  # replaced in tests to record delays
 
@@ -350,10 +394,15 @@ class Client(_BaseClient):
         self.close()
 
     def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool (and the sender, when one was given)."""
+        if self._sender is not None:
+            self._sender.close()
         self._http.close()
 
-    def _send(self, prepared: PreparedRequest) -> tuple[int, httpx.Headers, bytes]:
+    def _send(self, prepared: PreparedRequest) -> tuple[int, Any, bytes]:
+        if self._sender is not None:
+            result: tuple[int, Any, bytes] = self._sender.send(prepared)
+            return result
         request = httpx.Request("POST", prepared.url, headers=prepared.headers, content=prepared.body or None)
         deadline = time.monotonic() + self.timeout
         try:
@@ -816,6 +865,7 @@ class AsyncClient(_BaseClient):
         timeout: float = 10.0,
         max_retries: int = DEFAULT_MAX_RETRIES,
         transport: httpx.AsyncBaseTransport | None = None,
+        sender: Any = None,
     ) -> None:
         super().__init__(
             endpoint=endpoint,
@@ -828,6 +878,8 @@ class AsyncClient(_BaseClient):
             timeout=timeout,
             max_retries=max_retries,
         )
+        self._transport = transport  # None: httpx's own (the batch engine reads it, not httpx's)
+        self._sender = sender
         self._http = httpx.AsyncClient(transport=transport, **self._httpx_options())
         self._sleep: Callable[[float], Awaitable[object]] = asyncio.sleep  # replaced in tests
 
@@ -843,10 +895,15 @@ class AsyncClient(_BaseClient):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool (and the sender, when one was given)."""
+        if self._sender is not None:
+            await self._sender.aclose()
         await self._http.aclose()
 
-    async def _send(self, prepared: PreparedRequest) -> tuple[int, httpx.Headers, bytes]:
+    async def _send(self, prepared: PreparedRequest) -> tuple[int, Any, bytes]:
+        if self._sender is not None:
+            result: tuple[int, Any, bytes] = await self._sender.send(prepared)
+            return result
         request = httpx.Request("POST", prepared.url, headers=prepared.headers, content=prepared.body or None)
         deadline = time.monotonic() + self.timeout
         try:

@@ -82,14 +82,14 @@ def clean_tls_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 def senders(monkeypatch: pytest.MonkeyPatch) -> list[batch.RawSender]:
     """Every RawSender the batch engine installs during the test."""
     made: list[batch.RawSender] = []
-    original = batch._use_raw
+    original = batch._raw_sender_for
 
-    def recording(twin: Any) -> batch.RawSender:
-        sender = original(twin)
+    def recording(client: Any) -> batch.RawSender:
+        sender = original(client)
         made.append(sender)
         return sender
 
-    monkeypatch.setattr(batch, "_use_raw", recording)
+    monkeypatch.setattr(batch, "_raw_sender_for", recording)
     return made
 
 

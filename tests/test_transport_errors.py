@@ -183,3 +183,34 @@ def test_a_sync_client_names_a_refused_connection_alike() -> None:
             c.get_package_job(JOB)
         frame = ice_widgets.fetch_jobs([JOB], client=c, progress=False)
     assert caught.value.code == CONNECT_ERROR == frame["error_code"].iloc[0]
+
+
+# --------------------------------------------------------------------------- one client, one account
+
+
+def test_fetch_jobs_and_watch_on_one_client_both_count_in_its_stats() -> None:
+    from ice_widgets.emulator import Emulator
+    from ice_widgets.widgets._watch import WatchView
+
+    with Emulator(jobs=20, seed=41) as emu:
+        client = Client(
+            endpoint=emu.endpoint, access_key_id=emu.access_key_id, access_key_secret=emu.access_key_secret
+        )
+        with client:
+            frame = ice_widgets.fetch_jobs(emu.job_ids[:10], client=client, progress=False)
+            assert frame["error_code"].isna().all()
+            after_fetch = client.stats.requests
+            assert after_fetch >= 10  # the batch ran on a copy that counts here
+
+            async def poll() -> None:
+                view = WatchView(emu.job_ids[10:15], client=client)  # a sync client: watch copies it
+                try:
+                    await view.poll_once()
+                finally:
+                    view.close()
+
+            asyncio.run(poll())
+            assert client.stats.requests >= after_fetch + 5  # the watch's requests count too
+            copy = client.copy(asynchronous=True)
+            assert copy.stats is client.stats and copy.rate is client.rate
+            asyncio.run(copy.aclose())

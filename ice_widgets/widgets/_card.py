@@ -74,20 +74,12 @@ def default_client(client: Any = None, **options: Any) -> Any:
 
 
 def twin_client(client: Any, *, asynchronous: bool) -> Any:
-    """A Client (or AsyncClient) for the same endpoint and credentials as ``client``.
+    """A Client (or AsyncClient) for the same account as ``client``: its :meth:`copy`.
 
-    The twin signs with the same credentials provider (nothing is copied or shown); its
-    retry policy and timeout are the same.
+    The twin signs with the same credentials provider (nothing is copied or shown), has
+    the same retry policy and timeout, and shares ``stats`` and the adaptive ``rate``.
     """
-    from ice_widgets._client import AsyncClient, Client
-
-    cls = AsyncClient if asynchronous else Client
-    return cls(
-        endpoint=client.endpoint,
-        credentials=client._credentials,  # the same provider: renewals are shared
-        timeout=client.timeout,
-        max_retries=client.max_retries,
-    )
+    return client.copy(asynchronous=asynchronous)
 
 
 def _error_of(exc: BaseException) -> tuple[str, str]:
