@@ -207,6 +207,7 @@ class _BaseClient:
         credentials: Any = None,
         timeout: float = 10.0,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        max_rate: float | None = None,
     ) -> None:
         try:
             self._endpoint = resolve_endpoint(endpoint, region, profile=profile)
@@ -224,6 +225,15 @@ class _BaseClient:
         self.timeout = float(timeout)
         self.stats = ClientStats()
         self.rate = AdaptiveRate()
+        if max_rate is not None:
+            if isinstance(max_rate, bool) or not isinstance(max_rate, (int, float)) or not max_rate > 0:
+                raise InvalidParameterError(
+                    f"max_rate must be a positive number of requests per second, not {max_rate!r}",
+                    code="InvalidParameter",
+                )
+            # The account's quota, known: never sent faster, and paced from the first request
+            self.rate.max_rate = float(max_rate)
+            self.rate.rate = float(max_rate)
 
     @property
     def endpoint(self) -> str:
@@ -284,7 +294,11 @@ class _BaseClient:
         ----------
         asynchronous : bool, optional
             An :class:`AsyncClient` (True) or a :class:`Client` (False); default: the same class.
-        sender : object, optional
+        max_rate : float, optional
+        The account's quota in requests per second, when known: requests are paced at it
+        from the first one (no burst) and never sent faster; below it the adaptive rate
+        still backs off on throttling. Default: unlimited until throttling is seen.
+    sender : object, optional
             What sends the signed requests (see the ``sender`` parameter of the clients).
         transport : httpx transport, optional
             For the httpx path (tests: ``httpx.MockTransport``).
@@ -363,6 +377,7 @@ class Client(_BaseClient):
         credentials: Any = None,
         timeout: float = 10.0,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        max_rate: float | None = None,
         transport: httpx.BaseTransport | None = None,
         sender: Any = None,
     ) -> None:
@@ -376,6 +391,7 @@ class Client(_BaseClient):
             credentials=credentials,
             timeout=timeout,
             max_retries=max_retries,
+            max_rate=max_rate,
         )
         self._transport = transport  # None: httpx's own (the batch engine reads it, not httpx's)
         self._sender = sender
@@ -864,6 +880,7 @@ class AsyncClient(_BaseClient):
         credentials: Any = None,
         timeout: float = 10.0,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        max_rate: float | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         sender: Any = None,
     ) -> None:
@@ -877,6 +894,7 @@ class AsyncClient(_BaseClient):
             credentials=credentials,
             timeout=timeout,
             max_retries=max_retries,
+            max_rate=max_rate,
         )
         self._transport = transport  # None: httpx's own (the batch engine reads it, not httpx's)
         self._sender = sender

@@ -214,3 +214,25 @@ def test_fetch_jobs_and_watch_on_one_client_both_count_in_its_stats() -> None:
             copy = client.copy(asynchronous=True)
             assert copy.stats is client.stats and copy.rate is client.rate
             asyncio.run(copy.aclose())
+
+
+def test_max_rate_paces_from_the_first_request_so_a_known_quota_is_not_throttled() -> None:
+    from ice_widgets.emulator import Emulator
+
+    with Emulator(jobs=60, seed=43, qps=25) as emu:
+        options = {
+            "endpoint": emu.endpoint,
+            "access_key_id": emu.access_key_id,
+            "access_key_secret": emu.access_key_secret,
+        }
+        with Client(**options, max_rate=20) as paced:
+            assert paced.rate.rate == 20.0 and paced.rate.max_rate == 20.0
+            frame = ice_widgets.fetch_jobs(emu.job_ids, client=paced, progress=False, concurrency=16)
+            assert frame["error_code"].isna().all()
+            assert paced.stats.throttled == 0  # paced below the quota from the start: no burst
+            assert paced.rate.rate is not None and paced.rate.rate <= 20.0
+        with Client(**options) as unpaced:  # the contrast: unlimited at first, it bursts
+            ice_widgets.fetch_jobs(emu.job_ids, client=unpaced, progress=False, concurrency=16)
+            assert unpaced.stats.throttled > 0
+    with pytest.raises(ice_widgets.InvalidParameterError, match="max_rate"):
+        Client(endpoint="http://127.0.0.1:9", access_key_id="k", access_key_secret="s", max_rate=0)
