@@ -286,22 +286,22 @@ class _BaseClient:
     def copy(self, *, asynchronous: bool | None = None, sender: Any = None, transport: Any = None) -> Any:
         """A client for the same account: the one way to make a twin (fetch_jobs, watch, cards).
 
-        The copy has the same endpoint, credentials provider (renewals are shared), timeout
-        and retry policy, and **shares** ``stats`` and the adaptive ``rate`` (one account's
-        limit is shared), with connections of its own.
+            The copy has the same endpoint, credentials provider (renewals are shared), timeout
+            and retry policy, and **shares** ``stats`` and the adaptive ``rate`` (one account's
+            limit is shared), with connections of its own.
 
-        Parameters
-        ----------
-        asynchronous : bool, optional
-            An :class:`AsyncClient` (True) or a :class:`Client` (False); default: the same class.
-        max_rate : float, optional
-        The account's quota in requests per second, when known: requests are paced at it
-        from the first one (no burst) and never sent faster; below it the adaptive rate
-        still backs off on throttling. Default: unlimited until throttling is seen.
-    sender : object, optional
-            What sends the signed requests (see the ``sender`` parameter of the clients).
-        transport : httpx transport, optional
-            For the httpx path (tests: ``httpx.MockTransport``).
+            Parameters
+            ----------
+            asynchronous : bool, optional
+                An :class:`AsyncClient` (True) or a :class:`Client` (False); default: the same class.
+            max_rate : float, optional
+            The account's quota in requests per second, when known: requests are paced at it
+            from the first one (no burst) and never sent faster; below it the adaptive rate
+            still backs off on throttling. Default: unlimited until throttling is seen.
+        sender : object, optional
+                What sends the signed requests (see the ``sender`` parameter of the clients).
+            transport : httpx transport, optional
+                For the httpx path (tests: ``httpx.MockTransport``).
         """
         cls: type[Client] | type[AsyncClient]
         if asynchronous is None:
