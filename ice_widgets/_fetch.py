@@ -31,6 +31,7 @@ from ice_widgets._errors import public_call
 from ice_widgets._frames import FrameBuilder, _to_timestamp, build_frame
 from ice_widgets._ids import check_id, parse_ids
 from ice_widgets._models import KINDS, Job, JobError, model_for
+from ice_widgets._types import AnyClient, CacheArg, JobIds
 
 __all__ = ["afetch_jobs", "fetch_jobs", "list_jobs"]
 
@@ -325,13 +326,13 @@ def _finish(builder: FrameBuilder, endpoint: str, kinds: list[str]) -> pd.DataFr
 
 @public_call
 def fetch_jobs(
-    job_ids: Any,
+    job_ids: JobIds,
     *,
     kind: str = "package",
-    client: Any = None,
+    client: AnyClient = None,
     concurrency: int | None = None,
     progress: bool = True,
-    cache: Any = None,
+    cache: CacheArg = None,
 ) -> pd.DataFrame:
     """Fetch many jobs of any kind (GetPackageJob, GetTranscodeJob, ...) into one typed DataFrame.
 
@@ -412,13 +413,13 @@ def fetch_jobs(
 
 @public_call
 async def afetch_jobs(
-    job_ids: Any,
+    job_ids: JobIds,
     *,
     kind: str = "package",
-    client: Any = None,
+    client: AnyClient = None,
     concurrency: int | None = None,
     progress: bool = True,
-    cache: Any = None,
+    cache: CacheArg = None,
 ) -> pd.DataFrame:
     """The awaitable :func:`fetch_jobs`: runs on the caller's event loop.
 
@@ -478,7 +479,7 @@ def _bound(value: Any, name: str) -> datetime | None:
 def list_jobs(
     *,
     kind: str | Iterable[str] = "package",
-    client: Any = None,
+    client: AnyClient = None,
     status: str | None = None,
     start: datetime | pd.Timestamp | str | None = None,
     end: datetime | pd.Timestamp | str | None = None,
