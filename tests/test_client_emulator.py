@@ -158,7 +158,12 @@ def test_sts_token_against_the_emulator() -> None:
 
 
 def test_throttling_converges_under_qps_limit() -> None:
-    """Against --qps 150 (the target): every job arrives; once adapted, throttling stays rare."""
+    """Against a qps limit: every job arrives; once adapted, throttling stays rare.
+
+    The limit (60/s) is one the client surely exceeds with 16 requests in flight, on any
+    machine: at 150/s a slow or loaded machine never reached the limit, so nothing adapted
+    and the test proved nothing (it failed on ``rate is None``).
+    """
 
     async def batch(client: AsyncClient, ids: list[str]) -> None:
         gate = asyncio.Semaphore(16)
@@ -178,7 +183,7 @@ def test_throttling_converges_under_qps_limit() -> None:
             await batch(client, emu.job_ids[300:])
         return client, client.stats.requests - requests, client.stats.throttled - throttled
 
-    with Emulator(jobs=900, seed=5, qps=150, access_key_id=KEY_ID, access_key_secret=SECRET) as emu:
+    with Emulator(jobs=600, seed=5, qps=60, access_key_id=KEY_ID, access_key_secret=SECRET) as emu:
         client, requests, throttled = asyncio.run(main(emu))
         assert client.rate.rate is not None and client.rate.decreases >= 1
         assert client.stats.errors == 0
