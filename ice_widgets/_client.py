@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 
@@ -70,6 +70,7 @@ from ice_widgets._wire import transport_error
 __all__ = ["AsyncClient", "Client"]
 
 T = TypeVar("T")
+J = TypeVar("J", bound=Job)
 
 
 def _transport_error(exc: Exception, action: str) -> TransportError:
@@ -256,7 +257,7 @@ class _BaseClient:
             f"credentials_source={self._credentials.source!r})"
         )
 
-    def _call(self, action: str, params: Mapping[str, str], parse: Any) -> Call[Any]:
+    def _call(self, action: str, params: Mapping[str, str], parse: Callable[[dict[str, Any]], T]) -> Call[T]:
         return Call(
             action,
             params,
@@ -271,11 +272,19 @@ class _BaseClient:
         )
 
     @staticmethod
-    def _get_plan(kind: str, job_id: str) -> tuple[str, dict[str, str], Callable[[dict[str, Any]], Any]]:
+    def _get_plan(kind: str, job_id: str) -> tuple[str, dict[str, str], Callable[[dict[str, Any]], Job]]:
         """``(action, params, parse)`` of a Get of any kind (the ID checked, the kind known)."""
         job_id = _check_job_id(job_id)
         action, params = get_params(kind, job_id)
         return action, params, lambda data: parse_kind_job(kind, data, job_id)
+
+    @staticmethod
+    def _model_plan(
+        kind: str, job_id: str, model: type[J]
+    ) -> tuple[str, dict[str, str], Callable[[dict[str, Any]], J]]:
+        """:meth:`_get_plan` of one kind, its parse typed as the kind's model (``model_for(kind)``)."""
+        action, params, parse = _BaseClient._get_plan(kind, job_id)
+        return action, params, cast("Callable[[dict[str, Any]], J]", parse)
 
     @staticmethod
     def _submit_plan(
@@ -446,7 +455,7 @@ class Client(_BaseClient):
             raise TransportError(str(exc), code=CLIENT_CLOSED, action=prepared.action) from None
         return response.status_code, response.headers, b"".join(chunks)
 
-    def _request(self, action: str, params: Mapping[str, str], parse: Any) -> Any:
+    def _request(self, action: str, params: Mapping[str, str], parse: Callable[[dict[str, Any]], T]) -> T:
         call = self._call(action, params, parse)
         clock = time.monotonic
         credentials = self._credentials
@@ -460,9 +469,10 @@ class Client(_BaseClient):
             except IceError as error:
                 delay = call.failed(clock(), error)
             else:
-                done, value, delay = call.answered(clock(), status, headers, body)
-                if done:
-                    return value
+                answer = call.answered(clock(), status, headers, body)
+                if answer[0]:
+                    return answer[1]
+                delay = answer[2]
             if delay > 0:
                 self._sleep(delay)
 
@@ -610,7 +620,7 @@ class Client(_BaseClient):
         return self._kind_pages(kind, action, windows)
 
     @public_call
-    def _kind_pages(self, kind: str, action: str, windows: list[dict[str, str]]) -> Iterator[Any]:
+    def _kind_pages(self, kind: str, action: str, windows: list[dict[str, str]]) -> Iterator[Job]:
         for params in windows:
             tokens = _PageTokens(action)
             while True:
@@ -624,22 +634,22 @@ class Client(_BaseClient):
     @public_call
     def get_transcode_job(self, parent_job_id: str) -> TranscodeJob:
         """Fetch one transcode job with its sub-jobs (GetTranscodeJob, by ``ParentJobId``)."""
-        return self._request(*self._get_plan("transcode", parent_job_id))
+        return self._request(*self._model_plan("transcode", parent_job_id, TranscodeJob))
 
     @public_call
     def get_media_producing_job(self, job_id: str) -> MediaProducingJob:
         """Fetch one media producing job (GetMediaProducingJob), with its ``Progress``."""
-        return self._request(*self._get_plan("media_producing", job_id))
+        return self._request(*self._model_plan("media_producing", job_id, MediaProducingJob))
 
     @public_call
     def get_snapshot_job(self, job_id: str) -> SnapshotJob:
         """Fetch one snapshot job (GetSnapshotJob), with its ``Code``/``Message``."""
-        return self._request(*self._get_plan("snapshot", job_id))
+        return self._request(*self._model_plan("snapshot", job_id, SnapshotJob))
 
     @public_call
     def get_media_convert_job(self, job_id: str) -> MediaConvertJob:
         """Fetch one media convert job (GetMediaConvertJob), with its output details."""
-        return self._request(*self._get_plan("media_convert", job_id))
+        return self._request(*self._model_plan("media_convert", job_id, MediaConvertJob))
 
     @public_call
     def list_transcode_jobs(self, **filters: Any) -> Iterator[TranscodeJob]:
@@ -647,7 +657,7 @@ class Client(_BaseClient):
 
         Takes the keyword arguments of :meth:`list_jobs` except ``kind``.
         """
-        return self.list_jobs(kind="transcode", **filters)  # type: ignore[return-value]
+        return cast("Iterator[TranscodeJob]", self.list_jobs(kind="transcode", **filters))
 
     @public_call
     def list_media_producing_jobs(self, **filters: Any) -> Iterator[MediaProducingJob]:
@@ -655,7 +665,7 @@ class Client(_BaseClient):
 
         Takes the keyword arguments of :meth:`list_jobs` except ``kind``.
         """
-        return self.list_jobs(kind="media_producing", **filters)  # type: ignore[return-value]
+        return cast("Iterator[MediaProducingJob]", self.list_jobs(kind="media_producing", **filters))
 
     @public_call
     def list_snapshot_jobs(self, **filters: Any) -> Iterator[SnapshotJob]:
@@ -663,7 +673,7 @@ class Client(_BaseClient):
 
         Takes the keyword arguments of :meth:`list_jobs` except ``kind``.
         """
-        return self.list_jobs(kind="snapshot", **filters)  # type: ignore[return-value]
+        return cast("Iterator[SnapshotJob]", self.list_jobs(kind="snapshot", **filters))
 
     @public_call
     def list_media_convert_jobs(self, **filters: Any) -> Iterator[MediaConvertJob]:
@@ -671,7 +681,7 @@ class Client(_BaseClient):
 
         Takes the keyword arguments of :meth:`list_jobs` except ``kind``.
         """
-        return self.list_jobs(kind="media_convert", **filters)  # type: ignore[return-value]
+        return cast("Iterator[MediaConvertJob]", self.list_jobs(kind="media_convert", **filters))
 
     @public_call
     def submit_transcode_job(
@@ -949,7 +959,9 @@ class AsyncClient(_BaseClient):
             raise TransportError(str(exc), code=CLIENT_CLOSED, action=prepared.action) from None
         return response.status_code, response.headers, b"".join(chunks)
 
-    async def _request(self, action: str, params: Mapping[str, str], parse: Any) -> Any:
+    async def _request(
+        self, action: str, params: Mapping[str, str], parse: Callable[[dict[str, Any]], T]
+    ) -> T:
         call = self._call(action, params, parse)
         clock = time.monotonic
         credentials = self._credentials
@@ -963,9 +975,10 @@ class AsyncClient(_BaseClient):
             except IceError as error:
                 delay = call.failed(clock(), error)
             else:
-                done, value, delay = call.answered(clock(), status, headers, body)
-                if done:
-                    return value
+                answer = call.answered(clock(), status, headers, body)
+                if answer[0]:
+                    return answer[1]
+                delay = answer[2]
             if delay > 0:
                 await self._sleep(delay)
 
@@ -1045,7 +1058,7 @@ class AsyncClient(_BaseClient):
         return self._kind_pages(kind, action, windows)
 
     @public_call
-    async def _kind_pages(self, kind: str, action: str, windows: list[dict[str, str]]) -> AsyncIterator[Any]:
+    async def _kind_pages(self, kind: str, action: str, windows: list[dict[str, str]]) -> AsyncIterator[Job]:
         for params in windows:
             tokens = _PageTokens(action)
             while True:
@@ -1060,42 +1073,42 @@ class AsyncClient(_BaseClient):
     @public_call
     async def get_transcode_job(self, parent_job_id: str) -> TranscodeJob:
         """See :meth:`Client.get_transcode_job`."""
-        return await self._request(*self._get_plan("transcode", parent_job_id))
+        return await self._request(*self._model_plan("transcode", parent_job_id, TranscodeJob))
 
     @public_call
     async def get_media_producing_job(self, job_id: str) -> MediaProducingJob:
         """See :meth:`Client.get_media_producing_job`."""
-        return await self._request(*self._get_plan("media_producing", job_id))
+        return await self._request(*self._model_plan("media_producing", job_id, MediaProducingJob))
 
     @public_call
     async def get_snapshot_job(self, job_id: str) -> SnapshotJob:
         """See :meth:`Client.get_snapshot_job`."""
-        return await self._request(*self._get_plan("snapshot", job_id))
+        return await self._request(*self._model_plan("snapshot", job_id, SnapshotJob))
 
     @public_call
     async def get_media_convert_job(self, job_id: str) -> MediaConvertJob:
         """See :meth:`Client.get_media_convert_job`."""
-        return await self._request(*self._get_plan("media_convert", job_id))
+        return await self._request(*self._model_plan("media_convert", job_id, MediaConvertJob))
 
     @public_call
     def list_transcode_jobs(self, **filters: Any) -> AsyncIterator[TranscodeJob]:
         """See :meth:`Client.list_transcode_jobs`."""
-        return self.list_jobs(kind="transcode", **filters)  # type: ignore[return-value]
+        return cast("AsyncIterator[TranscodeJob]", self.list_jobs(kind="transcode", **filters))
 
     @public_call
     def list_media_producing_jobs(self, **filters: Any) -> AsyncIterator[MediaProducingJob]:
         """See :meth:`Client.list_media_producing_jobs`."""
-        return self.list_jobs(kind="media_producing", **filters)  # type: ignore[return-value]
+        return cast("AsyncIterator[MediaProducingJob]", self.list_jobs(kind="media_producing", **filters))
 
     @public_call
     def list_snapshot_jobs(self, **filters: Any) -> AsyncIterator[SnapshotJob]:
         """See :meth:`Client.list_snapshot_jobs`."""
-        return self.list_jobs(kind="snapshot", **filters)  # type: ignore[return-value]
+        return cast("AsyncIterator[SnapshotJob]", self.list_jobs(kind="snapshot", **filters))
 
     @public_call
     def list_media_convert_jobs(self, **filters: Any) -> AsyncIterator[MediaConvertJob]:
         """See :meth:`Client.list_media_convert_jobs`."""
-        return self.list_jobs(kind="media_convert", **filters)  # type: ignore[return-value]
+        return cast("AsyncIterator[MediaConvertJob]", self.list_jobs(kind="media_convert", **filters))
 
     @public_call
     async def submit_transcode_job(

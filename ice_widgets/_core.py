@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from ice_widgets._credentials import ENV_REGION, EXPIRED_TOKEN_CODES, Credential, cli_profile_region
@@ -1139,7 +1139,7 @@ class Call(Generic[T]):
 
     def answered(
         self, now: float, status: int, headers: Mapping[str, str], body: bytes
-    ) -> tuple[bool, Any, float]:
+    ) -> tuple[Literal[True], T, float] | tuple[Literal[False], None, float]:
         """Handle an answer: ``(True, value, 0)`` or ``(False, None, delay)`` to retry; raises otherwise."""
         try:
             data = parse_response(
