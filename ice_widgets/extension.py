@@ -23,17 +23,22 @@ IPython is imported here only, when the extension is loaded.
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, cast, overload
 
+from IPython.core import magic as _ipython_magic
+from IPython.core import magic_arguments as _ipython_magic_arguments
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic import Magics, magics_class
 
 from ice_widgets._ids import check_id, split_ids
 from ice_widgets._models import KINDS, model_for
+
+if TYPE_CHECKING:
+    from ice_widgets._client import AsyncClient, Client
 
 __all__ = ["IceMagics", "load_ipython_extension", "unload_ipython_extension"]
 
@@ -53,8 +58,35 @@ _MISSING = object()
 MODEL_TYPES: tuple[type, ...] = tuple(model_for(kind) for kind in KINDS)
 _KIND_HELP = f"job kind: {', '.join(KINDS)} (default package)"
 
+_F = TypeVar("_F", bound=Callable[..., Any])
 
-def _kind(args: Any) -> str | None:
+
+class _SameFunction(Protocol):
+    """A decorator that returns the function it was given, as IPython's argument ones do."""
+
+    def __call__(self, func: _F, /) -> _F: ...
+
+
+# IPython's magic_arguments module is untyped (its decorators would make the magics untyped
+# under mypy --strict), and line_magic is typed as returning a function or a decorator: the
+# names used here, typed once with what they do at run time (each decorator returns the
+# function it was given, marked).
+line_magic = cast("_SameFunction", _ipython_magic.line_magic)
+magic_arguments = cast("Callable[[], _SameFunction]", _ipython_magic_arguments.magic_arguments)
+argument = cast("Callable[..., _SameFunction]", _ipython_magic_arguments.argument)
+parse_argstring = cast(
+    "Callable[[Callable[..., Any], str], argparse.Namespace]", _ipython_magic_arguments.parse_argstring
+)
+
+
+def _display(obj: object) -> None:
+    """IPython's ``display`` (untyped), typed."""
+    from IPython.display import display
+
+    cast("Callable[[object], None]", display)(obj)
+
+
+def _kind(args: argparse.Namespace) -> str | None:
     """The ``--kind`` given (checked), or None."""
     kind = getattr(args, "kind", None)
     if kind is None:
@@ -64,7 +96,7 @@ def _kind(args: Any) -> str | None:
     return str(kind)
 
 
-def _options(magic: Any, line: str) -> tuple[Any, str]:
+def _options(magic: Callable[..., Any], line: str) -> tuple[argparse.Namespace, str]:
     """Parse the leading options with magic_arguments; return them and the raw rest."""
     match = _OPTIONS.match(line)
     assert match is not None  # the pattern matches any string
@@ -73,7 +105,11 @@ def _options(magic: Any, line: str) -> tuple[Any, str]:
     return args, rest
 
 
-def _client(args: Any, *, asynchronous: bool = False) -> Any:
+@overload
+def _client(args: argparse.Namespace, *, asynchronous: Literal[False] = False) -> Client | None: ...
+@overload
+def _client(args: argparse.Namespace, *, asynchronous: Literal[True]) -> AsyncClient | None: ...
+def _client(args: argparse.Namespace, *, asynchronous: bool = False) -> Client | AsyncClient | None:
     """A client for the magic's options, or None (the widgets then use the environment)."""
     options = {k: getattr(args, k) for k in ("endpoint", "profile", "region") if getattr(args, k, None)}
     if not options:
@@ -177,8 +213,6 @@ class IceMagics(Magics):
     @line_magic
     def ice_job(self, line: str) -> None:
         """Show one job as a card: ``%ice_job [--kind K] [--endpoint E] JOB_ID``."""
-        from IPython.display import display
-
         from ice_widgets.widgets import JobCard
 
         args, rest = _options(self.ice_job, line)
@@ -195,12 +229,12 @@ class IceMagics(Magics):
         else:
             value = self._shell.ev(rest)  # an expression: jobs[0], df.job_id.iloc[3]
         if isinstance(value, MODEL_TYPES):
-            display(JobCard(value, client=_client(args)))
+            _display(JobCard(value, client=_client(args)))
             return
         ids = ids_from_value(value)
         if len(ids) != 1:
             raise UsageError("%ice_job takes one job ID; use %ice_jobs for several")
-        display(JobCard(ids[0], kind=kind or "package", client=_client(args)))
+        _display(JobCard(ids[0], kind=kind or "package", client=_client(args)))
 
     @magic_arguments()
     @argument("--kind", help=_KIND_HELP)
@@ -211,8 +245,6 @@ class IceMagics(Magics):
     @line_magic
     def ice_jobs(self, line: str) -> None:
         """Fetch jobs and show a dashboard; the frame is stored in ``_ice_jobs``."""
-        from IPython.display import display
-
         from ice_widgets.widgets import JobsView
         from ice_widgets.widgets._view import records_to_frame
 
@@ -227,7 +259,7 @@ class IceMagics(Magics):
 
             frame = fetch_jobs(jobs, client=client)
         self._shell.user_ns["_ice_jobs"] = frame
-        display(JobsView(frame, client=client))
+        _display(JobsView(frame, client=client))
 
     @magic_arguments()
     @argument("--kind", help=_KIND_HELP)
@@ -239,8 +271,6 @@ class IceMagics(Magics):
     @line_magic
     def ice_watch(self, line: str) -> None:
         """Watch jobs until they finish; the view is stored in ``_ice_watch``."""
-        from IPython.display import display
-
         from ice_widgets.widgets import watch
 
         interval = 5.0
@@ -256,7 +286,7 @@ class IceMagics(Magics):
         jobs = self._jobs_of(rest, kind)
         view = watch(jobs, kind=kind or "package", client=_client(args, asynchronous=True), interval=interval)
         self._shell.user_ns["_ice_watch"] = view
-        display(view)
+        _display(view)
 
 
 def _job_bundle(job: Any) -> dict[str, Any]:
