@@ -102,7 +102,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         name="clip_shows_nothing",
-        module="ice_widgets.widgets._render",
+        module="ice_widgets.widgets._html",
         qualname="clip",
         old="return text",
         new='return ""',
@@ -200,7 +200,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         name="attribute_quotes_not_escaped",
-        module="ice_widgets.widgets._render",
+        module="ice_widgets.widgets._html",
         qualname="esc",
         old="return html.escape(clip(value, limit), quote=True)",
         new="return html.escape(clip(value, limit), quote=False)",
@@ -212,7 +212,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         name="duration_minutes_and_seconds_swapped",
-        module="ice_widgets.widgets._render",
+        module="ice_widgets.widgets._html",
         qualname="format_duration",
         old="minutes, secs = divmod(rest, 60)",
         new="secs, minutes = divmod(rest, 60)",

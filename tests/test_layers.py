@@ -149,9 +149,6 @@ def imports_of(module: str, source: str, known: set[str], package: str = NAME) -
 
 # --------------------------------------------------------------------------- the check
 
-#: Cycles named in docs/DEVELOPING.md as known, to be removed; no other cycle passes.
-KNOWN_CYCLES = {frozenset({"ice_widgets.widgets._render", "ice_widgets.widgets._kind_render"})}
-
 
 def violations(rows: list[Row], files: dict[str, str], package: str = NAME) -> list[str]:
     """Everything wrong between the table and the sources (empty when they agree)."""
@@ -195,9 +192,7 @@ def violations(rows: list[Row], files: dict[str, str], package: str = NAME) -> l
                 problems.append(f"{where} at module level; layer {row.layer!r} may import it only lazily")
                 continue
             problems.append(f"{where} (layer {target_row.layer!r}); layer {row.layer!r} may not import it")
-    problems.extend(
-        f"import cycle: {' -> '.join(c)}" for c in cycles(graph) if frozenset(c) not in KNOWN_CYCLES
-    )
+    problems.extend(f"import cycle: {' -> '.join(c)}" for c in cycles(graph))
     return problems
 
 

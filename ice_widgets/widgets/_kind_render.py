@@ -8,9 +8,9 @@ The renderers read the attributes every model shares (``job_id, kind, name, stat
 state, submit_time, finish_time, create_time, modified_time, duration, progress,
 output_urls, code, message, raw``), ``sub_jobs`` of transcode jobs, and details of each
 kind from ``raw`` (the dict as the API sent it), always tolerantly: a value of the wrong
-type is shown as missing, never trusted. The safety rules of ``_render`` hold here too:
-every API string goes through :func:`~ice_widgets.widgets._render.esc` or
-:func:`~ice_widgets.widgets._render.url_html`; only http(s) URLs become links; the only
+type is shown as missing, never trusted. The safety rules of ``_html`` hold here too:
+every API string goes through :func:`~ice_widgets.widgets._html.esc` or
+:func:`~ice_widgets.widgets._html.url_html`; only http(s) URLs become links; the only
 attributes we write hold our own class names, numbers or escaped text.
 """
 
@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ice_widgets._models import parse_time
-from ice_widgets.widgets import _render as r
+from ice_widgets.widgets import _html as h
 
 __all__ = [
     "KIND_LABELS",
@@ -60,7 +60,7 @@ def kind_label(kind: Any) -> str:
     """``"Transcode"`` for ``"transcode"``...; an unknown kind as (clipped) text."""
     if isinstance(kind, str) and kind in KIND_LABELS:
         return KIND_LABELS[kind]
-    return r.clip(kind, 40) or "unknown kind"
+    return h.clip(kind, 40) or "unknown kind"
 
 
 def _kind_class(kind: Any) -> str:
@@ -145,7 +145,7 @@ def _state(job: Any) -> str:
     state = _attr(job, "state")
     if state in ("running", "succeeded", "failed", "unknown"):
         return str(state)
-    return r.state_of(_attr(job, "status"))
+    return h.state_of(_attr(job, "status"))
 
 
 def _list_html(values: Sequence[str], limit: int = 50) -> str:
@@ -162,7 +162,7 @@ def _copy(value: Any) -> str:
     text = _text(value) if not isinstance(value, str) else value
     if not text:
         return "—"
-    return f'<span class="ice-copy" title="select to copy">{r.esc(text, 200)}</span>'
+    return f'<span class="ice-copy" title="select to copy">{h.esc(text, 200)}</span>'
 
 
 def _user_data(value: Any) -> str | None:
@@ -260,7 +260,7 @@ def _field(item: Any, name: str, key: str | None = None) -> Any:
 
 def _part_state(item: Any, status: str | None) -> str:
     state = _field(item, "state")
-    return state if state in ("running", "succeeded", "failed", "unknown") else r.state_of(status)
+    return state if state in ("running", "succeeded", "failed", "unknown") else h.state_of(status)
 
 
 def _sub_job_part(sub: Any, index: int) -> Part:
@@ -287,7 +287,7 @@ def _sub_job_part(sub: Any, index: int) -> Part:
         bits.append(f"{width}×{height}")
     seconds = _number(_field(sub, "media_duration"))
     if seconds is not None and seconds >= 0:
-        bits.append(f"{r.format_duration(timedelta(seconds=seconds))} of media")
+        bits.append(f"{h.format_duration(timedelta(seconds=seconds))} of media")
     size = _number(_field(sub, "file_size"))
     if size is not None and size >= 0:
         bits.append(_bytes(size))
@@ -374,7 +374,7 @@ def _parts_html(title: str, parts: list[Part]) -> str:
     for part in parts:
         counts[part.state] = counts.get(part.state, 0) + 1
     tally = " ".join(
-        f'<span class="ice-badge ice-status-{r.STATE_KIND[s]}">{r.STATE_WORDS[s]}: {counts[s]:,}</span>'
+        f'<span class="ice-badge ice-status-{h.STATE_KIND[s]}">{h.STATE_WORDS[s]}: {counts[s]:,}</span>'
         for s in ("succeeded", "failed", "running", "unknown")
         if counts.get(s)
     )
@@ -384,25 +384,25 @@ def _parts_html(title: str, parts: list[Part]) -> str:
     rows = []
     for part in parts[:MAX_PARTS]:
         outputs = (
-            "<br>".join(r.short_url_html(u) for u in part.outputs[:5]) or '<span class="ice-muted">—</span>'
+            "<br>".join(h.short_url_html(u) for u in part.outputs[:5]) or '<span class="ice-muted">—</span>'
         )
-        detail = f'<div class="ice-muted">{r.esc(part.detail, 200)}</div>' if part.detail else ""
-        template = f'<td><span class="ice-mono">{r.esc(part.template, 80)}</span></td>' if sub_jobs else ""
-        css = r.STATE_KIND[part.state]
+        detail = f'<div class="ice-muted">{h.esc(part.detail, 200)}</div>' if part.detail else ""
+        template = f'<td><span class="ice-mono">{h.esc(part.template, 80)}</span></td>' if sub_jobs else ""
+        css = h.STATE_KIND[part.state]
         rows.append(
             f'<tr class="ice-part ice-part-{css}">'
-            f'<td class="ice-muted">{r.esc(part.label, 60)}</td>'
-            f"<td>{r.badge_html(part.status, state=part.state)}</td>"
-            f'<td><span class="ice-copy">{r.esc(part.job_id, 80)}</span></td>'
+            f'<td class="ice-muted">{h.esc(part.label, 60)}</td>'
+            f"<td>{h.badge_html(part.status, state=part.state)}</td>"
+            f'<td><span class="ice-copy">{h.esc(part.job_id, 80)}</span></td>'
             f"{template}"
-            f'<td class="ice-num">{html.escape(r.format_duration(part.duration))}</td>'
+            f'<td class="ice-num">{html.escape(h.format_duration(part.duration))}</td>'
             f'<td class="ice-out">{outputs}{detail}</td></tr>'
         )
         if part.code or part.message or part.state == "failed":
             # the failure on its own line under the part, as wide as the table
             failure = (
-                f"<code>{r.esc(part.code, 200) or '—'}</code> "
-                f'<span class="ice-msg">{r.esc(part.message, 1000) or "(no message)"}</span>'
+                f"<code>{h.esc(part.code, 200) or '—'}</code> "
+                f'<span class="ice-msg">{h.esc(part.message, 1000) or "(no message)"}</span>'
             )
             rows.append(
                 f'<tr class="ice-part-failure ice-part-{css}"><td></td>'
@@ -434,7 +434,7 @@ def _progress_html(progress: float | None, state: str) -> str:
         return '<span class="ice-muted">—</span>'
     value = min(100.0, max(0.0, progress))
     return (
-        f'<progress class="ice-progress ice-progress-{r.STATE_KIND[state]}" max="100" value="{value:.1f}">'
+        f'<progress class="ice-progress ice-progress-{h.STATE_KIND[state]}" max="100" value="{value:.1f}">'
         f"</progress> {value:.0f}%"
     )
 
@@ -442,13 +442,13 @@ def _progress_html(progress: float | None, state: str) -> str:
 def _duration_row(job: Any, state: str, now: datetime | None) -> tuple[str, str]:
     duration = _attr(job, "duration")
     if isinstance(duration, timedelta):
-        return "Duration", r.format_duration(duration)
+        return "Duration", h.format_duration(duration)
     if state == "running":
         start = _attr(job, "submit_time") or _attr(job, "create_time")
         if isinstance(start, datetime):
             now = now or datetime.now(_UTC)
             elapsed = max(now - start, timedelta(0))
-            return "Elapsed", f"{r.format_duration(elapsed)} (running)"
+            return "Elapsed", f"{h.format_duration(elapsed)} (running)"
     return "Duration", "—"
 
 
@@ -457,11 +457,11 @@ def _media_html(media: Any) -> str:
     if media is None:
         return '<span class="ice-muted">—</span>'
     if isinstance(media, str):  # a frame row holds locations only
-        return r.url_html(media)
+        return h.url_html(media)
     kind = _text(_attr(media, "type"))
     location = _text(_attr(media, "media"))
-    prefix = f'<span class="ice-muted">{r.esc(kind, 40)}</span> ' if kind else ""
-    return prefix + r.url_html(location)
+    prefix = f'<span class="ice-muted">{h.esc(kind, 40)}</span> ' if kind else ""
+    return prefix + h.url_html(location)
 
 
 def _first(values: Any) -> Any:
@@ -495,14 +495,14 @@ def _kind_rows(job: Any) -> list[tuple[str, str]]:
         rows.append(("Outputs", _medias_html(_attr(job, "outputs"))))
         rows.append(("Templates", _ids_html(_attr(job, "template_ids") or [_attr(job, "template_id")])))
         rows.append(("Sub-job count", _number_text(_attr(job, "job_count"))))
-        rows.append(("Trigger source", r.esc(_attr(job, "trigger_source"), 200) or "—"))
+        rows.append(("Trigger source", h.esc(_attr(job, "trigger_source"), 200) or "—"))
         rows.append(("Pipeline", _copy(_attr(job, "pipeline_id"))))
         rows.append(("Priority", _number_text(_attr(job, "priority"))))
     elif kind == "media_producing":
         rows.append(("Media ID", _copy(_attr(job, "media_id"))))
         seconds = _number(_attr(job, "media_duration"))
         length = (
-            r.format_duration(timedelta(seconds=seconds)) if seconds is not None and seconds >= 0 else "—"
+            h.format_duration(timedelta(seconds=seconds)) if seconds is not None and seconds >= 0 else "—"
         )
         rows.append(("Media length", html.escape(length)))
         rows.append(("Project", _copy(_attr(job, "project_id"))))
@@ -516,15 +516,15 @@ def _kind_rows(job: Any) -> list[tuple[str, str]]:
         if oss is not None:
             bucket, location, obj = (_text(_attr(oss, n)) for n in ("bucket", "location", "object"))
             text = f"oss://{bucket or '?'}/{obj or ''}" + (f" ({location})" if location else "")
-            rows.append(("Output OSS file", f'<span class="ice-copy">{r.esc(text, 500)}</span>'))
-        rows.append(("Snapshot type", r.esc(_attr(job, "snapshot_type"), 80) or "—"))
+            rows.append(("Output OSS file", f'<span class="ice-copy">{h.esc(text, 500)}</span>'))
+        rows.append(("Snapshot type", h.esc(_attr(job, "snapshot_type"), 80) or "—"))
         rows.append(("Count", _number_text(_attr(job, "count") or _attr(job, "snapshot_count"))))
         rows.append(("Template", _copy(_attr(job, "template_id"))))
         rows.append(("Pipeline", _copy(_attr(job, "pipeline_id"))))
-        rows.append(("Trigger source", r.esc(_attr(job, "trigger_source"), 200) or "—"))
+        rows.append(("Trigger source", h.esc(_attr(job, "trigger_source"), 200) or "—"))
     elif kind == "media_convert":
         rows.append(("Inputs", _medias_html(_attr(job, "inputs") or _attr(job, "input_media"))))
-        destinations = [r.url_html(d) for d in (_sequence(_attr(job, "destinations")) or []) if _text(d)]
+        destinations = [h.url_html(d) for d in (_sequence(_attr(job, "destinations")) or []) if _text(d)]
         rows.append(("Destinations", _list_html(destinations)))
         rows.append(("Pipeline", _copy(_attr(job, "pipeline_id"))))
         if _text(_attr(job, "client_token")):
@@ -581,28 +581,28 @@ def kind_card_html(
     fetch_error = error is not None and status is None
     state = _state(job)
     kind = _attr(job, "kind")
-    css = "error" if fetch_error else r.STATE_KIND[state]
+    css = "error" if fetch_error else h.STATE_KIND[state]
     parts = [
-        r.STYLE if style else "",
+        h.STYLE if style else "",
         f'<div class="ice-root ice-card ice-card-{css} ice-kind-{_kind_class(kind)}">',
     ]
     name = _attr(job, "name")
-    title = r.esc(name, 300) if name else '<span class="ice-muted">(no name)</span>'
+    title = h.esc(name, 300) if name else '<span class="ice-muted">(no name)</span>'
     parts.append(
-        f'<div class="ice-head">{r.badge_html(status, state=state, fetch_error=fetch_error)}'
+        f'<div class="ice-head">{h.badge_html(status, state=state, fetch_error=fetch_error)}'
         f'<span class="ice-kindtag">{html.escape(kind_label(kind))}</span>'
-        f'<span class="ice-name">{title}</span>{r.stale_html(stale)}</div>'
+        f'<span class="ice-name">{title}</span>{h.stale_html(stale)}</div>'
     )
     if error is not None:
         parts.append(
-            f'<div class="ice-error">Could not fetch this job: <code>{r.esc(error[0], 200)}</code>'
-            f"<div>{r.esc(error[1])}</div></div>"
+            f'<div class="ice-error">Could not fetch this job: <code>{h.esc(error[0], 200)}</code>'
+            f"<div>{h.esc(error[1])}</div></div>"
         )
     failure = _failure(job, state)
     if failure is not None:
         parts.append(
-            f'<div class="ice-error">Code <code>{r.esc(failure[0], 300) or "—"}</code>'
-            f'<div class="ice-msg">{r.esc(failure[1]) or "(no message)"}</div></div>'
+            f'<div class="ice-error">Code <code>{h.esc(failure[0], 300) or "—"}</code>'
+            f'<div class="ice-msg">{h.esc(failure[1]) or "(no message)"}</div></div>'
         )
     label, duration = _duration_row(job, state, now)
     rows: list[tuple[str, str]] = [("Job ID", _copy(_attr(job, "job_id")))]
@@ -610,23 +610,23 @@ def kind_card_html(
     if kind in ("media_producing", "media_convert", "transcode") or progress is not None:
         rows.append(("Progress", _progress_html(progress, state)))
     if kind not in ("media_producing", "media_convert"):
-        rows.append(("Submitted", r.time_html(_attr(job, "submit_time"))))
+        rows.append(("Submitted", h.time_html(_attr(job, "submit_time"))))
     else:
-        rows.append(("Created", r.time_html(_attr(job, "create_time"))))
+        rows.append(("Created", h.time_html(_attr(job, "create_time"))))
     rows.append(
-        ("Completed" if kind == "media_producing" else "Finished", r.time_html(_attr(job, "finish_time")))
+        ("Completed" if kind == "media_producing" else "Finished", h.time_html(_attr(job, "finish_time")))
     )
     rows.append((label, html.escape(duration)))
-    links = [r.url_html(u) for u in _output_links(job)]
+    links = [h.url_html(u) for u in _output_links(job)]
     rows.append(("Output URL" if len(links) <= 1 else "Output URLs", _list_html(links)))
     rows.extend(_kind_rows(job))
     if failure is None and _text(_attr(job, "message")):
-        rows.append(("Message", r.esc(_attr(job, "message"))))
+        rows.append(("Message", h.esc(_attr(job, "message"))))
     user_data = _user_data(_attr(job, "user_data"))
-    rows.append(("User data", r.user_data_html(user_data)))
+    rows.append(("User data", h.user_data_html(user_data)))
     if kind not in ("media_producing", "media_convert"):
-        rows.append(("Created", r.time_html(_attr(job, "create_time"))))
-    rows.append(("Modified", r.time_html(_attr(job, "modified_time"))))
+        rows.append(("Created", h.time_html(_attr(job, "create_time"))))
+    rows.append(("Modified", h.time_html(_attr(job, "modified_time"))))
     parts.append('<table class="ice-kv">')
     parts.extend(f"<tr><th>{n}</th><td>{v}</td></tr>" for n, v in rows)
     parts.append("</table>")
@@ -661,18 +661,18 @@ def kind_card_text(
     state = _state(job)
     kind = _attr(job, "kind")
     head = (
-        f"{r.status_label(status, state=state, fetch_error=fetch_error)}  [{kind_label(kind)}]  "
-        f"{r.clip(_attr(job, 'name'), 200) or '(no name)'}"
+        f"{h.status_label(status, state=state, fetch_error=fetch_error)}  [{kind_label(kind)}]  "
+        f"{h.clip(_attr(job, 'name'), 200) or '(no name)'}"
     )
     if stale is not None:
-        head += f"  [stale: {r.clip(stale, 200)}]"
-    lines = [head, f"  Job ID:     {r.clip(_attr(job, 'job_id'), 200)}"]
+        head += f"  [stale: {h.clip(stale, 200)}]"
+    lines = [head, f"  Job ID:     {h.clip(_attr(job, 'job_id'), 200)}"]
     if error is not None:
-        lines.append(f"  Fetch error: {r.clip(error[0], 200)}: {r.clip(error[1], 500)}")
+        lines.append(f"  Fetch error: {h.clip(error[0], 200)}: {h.clip(error[1], 500)}")
     failure = _failure(job, state)
     if failure is not None:
-        lines.append(f"  Code:       {r.clip(failure[0], 300) or '—'}")
-        lines.append(f"  Message:    {r.clip(failure[1], 500) or '—'}")
+        lines.append(f"  Code:       {h.clip(failure[0], 300) or '—'}")
+        lines.append(f"  Message:    {h.clip(failure[1], 500) or '—'}")
     progress = _number(_attr(job, "progress"))
     if progress is not None:
         lines.append(f"  Progress:   {min(100.0, max(0.0, progress)):.0f}%")
@@ -682,23 +682,23 @@ def kind_card_text(
         ("Completed" if kind == "media_producing" else "Finished", _attr(job, "finish_time")),
     ):
         if isinstance(value, datetime):
-            local, utc = r.format_time(value)
+            local, utc = h.format_time(value)
             lines.append(f"  {name + ':':<11} {local}" + (f"  ({utc})" if local != utc else ""))
     label, duration = _duration_row(job, state, now)
     lines.append(f"  {label + ':':<11} {duration}")
     for url in _output_links(job)[:10]:
-        lines.append(f"  Output URL: {r.clip(url, 300)}")
+        lines.append(f"  Output URL: {h.clip(url, 300)}")
     found = parts_of(job)
     if found is not None:
         title, parts = found
         lines.append(f"  {title} ({len(parts):,}):")
         for part in parts[:50]:
-            label_text = r.status_label(part.status, state=part.state)
-            line = f"    {r.clip(part.label, 30):<6} {label_text[:24]:<24} {r.clip(part.job_id, 40)}"
+            label_text = h.status_label(part.status, state=part.state)
+            line = f"    {h.clip(part.label, 30):<6} {label_text[:24]:<24} {h.clip(part.job_id, 40)}"
             if part.outputs:
-                line += f"  {r.clip(part.outputs[0], 200)}"
+                line += f"  {h.clip(part.outputs[0], 200)}"
             if part.code or part.message:
-                line += f"  {r.clip(part.code, 80) or '—'}: {r.clip(part.message, 200)}"
+                line += f"  {h.clip(part.code, 80) or '—'}: {h.clip(part.message, 200)}"
             lines.append(line)
         if len(parts) > 50:
             lines.append(f"    … {len(parts) - 50:,} more")
