@@ -133,8 +133,8 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         name="card_text_hides_stale",
-        module="ice_widgets.widgets._render",
-        qualname="card_text",
+        module="ice_widgets.widgets._html",
+        qualname="card_head_lines",
         old="if stale is not None:",
         new="if False:",
         tests=("tests/test_watch.py::test_cards_opened_from_a_watch_show_stale",),

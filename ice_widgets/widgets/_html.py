@@ -22,6 +22,7 @@ import html
 import json
 import math
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,17 +34,23 @@ from ice_widgets._models import job_state
 __all__ = [
     "CARD_LIMIT",
     "CELL_LIMIT",
+    "DASH",
     "STATE_KIND",
     "STATE_WORDS",
     "STATUS_COLORS",
     "STYLE",
     "USER_DATA_LIMIT",
     "badge_html",
+    "card_errors_html",
+    "card_head_html",
+    "card_head_lines",
     "clip",
+    "copy_html",
     "esc",
     "format_duration",
     "format_time",
     "is_missing",
+    "kv_html",
     "safe_url",
     "short_time_html",
     "short_url_html",
@@ -53,6 +60,7 @@ __all__ = [
     "status_label",
     "status_text",
     "time_html",
+    "time_line",
     "url_html",
     "user_data_html",
 ]
@@ -65,6 +73,9 @@ CARD_LIMIT = 2_000
 CELL_LIMIT = 120
 #: Longest UserData shown (pretty-printed) in a card.
 USER_DATA_LIMIT = 8_000
+
+#: What a card row or a table cell shows for a missing value.
+DASH = '<span class="ice-muted">—</span>'
 
 # C0/C1 control characters except tab and newline: terminal escapes, NUL, BEL...
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -248,13 +259,18 @@ def _url_text_html(url: str, limit: int) -> str:
 def url_html(value: Any, limit: int = CARD_LIMIT) -> str:
     """A link for an http(s) URL; any other value as selectable text (one click selects it)."""
     if is_missing(value):
-        return '<span class="ice-muted">—</span>'
+        return DASH
     url = safe_url(value)
     if url is not None:
         return (
             f'<a class="ice-link" href="{html.escape(url, quote=True)}" rel="noopener noreferrer" '
             f'target="_blank">{_url_text_html(url, limit)}</a>'
         )
+    return copy_html(value, limit)
+
+
+def copy_html(value: Any, limit: int = CARD_LIMIT) -> str:
+    """``value`` as selectable text (one click selects it): IDs, URLs that are no links."""
     return f'<span class="ice-copy" title="select to copy">{esc(value, limit)}</span>'
 
 
@@ -304,9 +320,10 @@ def format_time(value: datetime | pd.Timestamp | None) -> tuple[str, str]:
 
 
 def time_html(value: Any) -> str:
+    """The time of a card row: local time, UTC on hover and after it."""
     local, utc = format_time(value)
     if local == "—":
-        return '<span class="ice-muted">—</span>'
+        return DASH
     if local == utc:
         return f'<span class="ice-time" title="{utc}">{utc}</span>'
     return (
@@ -319,7 +336,7 @@ def short_time_html(value: Any) -> str:
     """Compact local time for table cells, UTC in the title."""
     local, utc = format_time(value)
     if local == "—":
-        return '<span class="ice-muted">—</span>'
+        return DASH
     return f'<span title="{html.escape(local)} · {utc}">{html.escape(local[:16])}</span>'
 
 
@@ -409,8 +426,9 @@ def stale_html(reason: str | None) -> str:
 
 
 def user_data_html(value: str | None) -> str:
+    """A UserData value as an escaped block (JSON pretty-printed when it is JSON)."""
     if value is None:
-        return '<span class="ice-muted">—</span>'
+        return DASH
     text = value
     try:
         parsed = json.loads(value)
@@ -445,3 +463,75 @@ def short_url_html(value: Any) -> str:
         f'<a class="ice-link ice-url ice-ell" href="{html.escape(url, quote=True)}" title="{esc(url, 500)}" '
         f'rel="noopener noreferrer" target="_blank">{esc(_url_file(url), CELL_LIMIT)}</a>'
     )
+
+
+# --------------------------------------------------------------------------- what every card shares
+
+
+def card_head_html(badge: str, name: Any, stale: str | None, *, tag: str | None = None) -> str:
+    """A card's first line: the status badge, the kind's tag (if given), the name, the stale mark."""
+    title = esc(name, 300) if name else '<span class="ice-muted">(no name)</span>'
+    tag_html = f'<span class="ice-kindtag">{html.escape(tag)}</span>' if tag is not None else ""
+    return (
+        f'<div class="ice-head">{badge}{tag_html}<span class="ice-name">{title}</span>'
+        f"{stale_html(stale)}</div>"
+    )
+
+
+def card_errors_html(error: tuple[str, str] | None, failure: tuple[Any, Any] | None) -> str:
+    """A card's error blocks: why the job could not be fetched, then the job's own failure.
+
+    ``error`` is the fetch's ``(code, message)``; ``failure`` the job's ``(code, message)``
+    as the API sent them, None when the job did not fail.
+    """
+    parts = []
+    if error is not None:
+        parts.append(
+            f'<div class="ice-error">Could not fetch this job: <code>{esc(error[0], 200)}</code>'
+            f"<div>{esc(error[1])}</div></div>"
+        )
+    if failure is not None:
+        parts.append(
+            f'<div class="ice-error">Code <code>{esc(failure[0], 300) or "—"}</code>'
+            f'<div class="ice-msg">{esc(failure[1]) or "(no message)"}</div></div>'
+        )
+    return "".join(parts)
+
+
+def kv_html(rows: Iterable[tuple[str, str]]) -> str:
+    """A card's table of ``(heading, HTML value)`` rows (the values already escaped)."""
+    cells = "".join(f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in rows)
+    return f'<table class="ice-kv">{cells}</table>'
+
+
+def card_head_lines(
+    label: str,
+    name: Any,
+    job_id: Any,
+    *,
+    stale: str | None,
+    error: tuple[str, str] | None,
+    failure: tuple[Any, Any] | None,
+    tag: str | None = None,
+) -> list[str]:
+    """The first lines of a plain-text card: status, kind, name, stale mark, ID, errors.
+
+    ``label`` is the status with its symbol (:func:`status_label`); ``error`` and
+    ``failure`` as for :func:`card_errors_html`.
+    """
+    head = f"{label}  " + (f"[{tag}]  " if tag is not None else "") + (clip(name, 200) or "(no name)")
+    if stale is not None:
+        head += f"  [stale: {clip(stale, 200)}]"
+    lines = [head, f"  Job ID:     {clip(job_id, 200)}"]
+    if error is not None:
+        lines.append(f"  Fetch error: {clip(error[0], 200)}: {clip(error[1], 500)}")
+    if failure is not None:
+        lines.append(f"  Code:       {clip(failure[0], 300) or '—'}")
+        lines.append(f"  Message:    {clip(failure[1], 500) or '—'}")
+    return lines
+
+
+def time_line(name: str, value: Any) -> str:
+    """A time in a plain-text card: ``"  Submitted: <local>  (<UTC>)"`` (UTC only once when equal)."""
+    local, utc = format_time(value)
+    return f"  {name + ':':<11} {local}" + (f"  ({utc})" if local != utc else "")

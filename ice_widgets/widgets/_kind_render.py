@@ -150,7 +150,7 @@ def _state(job: Any) -> str:
 
 def _list_html(values: Sequence[str], limit: int = 50) -> str:
     if not values:
-        return '<span class="ice-muted">—</span>'
+        return h.DASH
     if len(values) == 1:
         return values[0]
     items = "".join(f"<li>{v}</li>" for v in values[:limit])
@@ -162,7 +162,7 @@ def _copy(value: Any) -> str:
     text = _text(value) if not isinstance(value, str) else value
     if not text:
         return "—"
-    return f'<span class="ice-copy" title="select to copy">{h.esc(text, 200)}</span>'
+    return h.copy_html(text, 200)
 
 
 def _user_data(value: Any) -> str | None:
@@ -383,9 +383,7 @@ def _parts_html(title: str, parts: list[Part]) -> str:
     width = 6 if sub_jobs else 5
     rows = []
     for part in parts[:MAX_PARTS]:
-        outputs = (
-            "<br>".join(h.short_url_html(u) for u in part.outputs[:5]) or '<span class="ice-muted">—</span>'
-        )
+        outputs = "<br>".join(h.short_url_html(u) for u in part.outputs[:5]) or h.DASH
         detail = f'<div class="ice-muted">{h.esc(part.detail, 200)}</div>' if part.detail else ""
         template = f'<td><span class="ice-mono">{h.esc(part.template, 80)}</span></td>' if sub_jobs else ""
         css = h.STATE_KIND[part.state]
@@ -431,7 +429,7 @@ def _parts_html(title: str, parts: list[Part]) -> str:
 
 def _progress_html(progress: float | None, state: str) -> str:
     if progress is None:
-        return '<span class="ice-muted">—</span>'
+        return h.DASH
     value = min(100.0, max(0.0, progress))
     return (
         f'<progress class="ice-progress ice-progress-{h.STATE_KIND[state]}" max="100" value="{value:.1f}">'
@@ -455,7 +453,7 @@ def _duration_row(job: Any, state: str, now: datetime | None) -> tuple[str, str]
 def _media_html(media: Any) -> str:
     """A :class:`~ice_widgets.Media` (type, location) as HTML: the type muted, the location a link or text."""
     if media is None:
-        return '<span class="ice-muted">—</span>'
+        return h.DASH
     if isinstance(media, str):  # a frame row holds locations only
         return h.url_html(media)
     kind = _text(_attr(media, "type"))
@@ -586,24 +584,10 @@ def kind_card_html(
         h.STYLE if style else "",
         f'<div class="ice-root ice-card ice-card-{css} ice-kind-{_kind_class(kind)}">',
     ]
-    name = _attr(job, "name")
-    title = h.esc(name, 300) if name else '<span class="ice-muted">(no name)</span>'
-    parts.append(
-        f'<div class="ice-head">{h.badge_html(status, state=state, fetch_error=fetch_error)}'
-        f'<span class="ice-kindtag">{html.escape(kind_label(kind))}</span>'
-        f'<span class="ice-name">{title}</span>{h.stale_html(stale)}</div>'
-    )
-    if error is not None:
-        parts.append(
-            f'<div class="ice-error">Could not fetch this job: <code>{h.esc(error[0], 200)}</code>'
-            f"<div>{h.esc(error[1])}</div></div>"
-        )
+    badge = h.badge_html(status, state=state, fetch_error=fetch_error)
+    parts.append(h.card_head_html(badge, _attr(job, "name"), stale, tag=kind_label(kind)))
     failure = _failure(job, state)
-    if failure is not None:
-        parts.append(
-            f'<div class="ice-error">Code <code>{h.esc(failure[0], 300) or "—"}</code>'
-            f'<div class="ice-msg">{h.esc(failure[1]) or "(no message)"}</div></div>'
-        )
+    parts.append(h.card_errors_html(error, failure))
     label, duration = _duration_row(job, state, now)
     rows: list[tuple[str, str]] = [("Job ID", _copy(_attr(job, "job_id")))]
     progress = _number(_attr(job, "progress"))
@@ -627,9 +611,7 @@ def kind_card_html(
     if kind not in ("media_producing", "media_convert"):
         rows.append(("Created", h.time_html(_attr(job, "create_time"))))
     rows.append(("Modified", h.time_html(_attr(job, "modified_time"))))
-    parts.append('<table class="ice-kv">')
-    parts.extend(f"<tr><th>{n}</th><td>{v}</td></tr>" for n, v in rows)
-    parts.append("</table>")
+    parts.append(h.kv_html(rows))
     found = parts_of(job)
     if found is not None:
         warning = _mixed_outcome(state, *found)
@@ -660,19 +642,15 @@ def kind_card_text(
     fetch_error = error is not None and status is None
     state = _state(job)
     kind = _attr(job, "kind")
-    head = (
-        f"{h.status_label(status, state=state, fetch_error=fetch_error)}  [{kind_label(kind)}]  "
-        f"{h.clip(_attr(job, 'name'), 200) or '(no name)'}"
+    lines = h.card_head_lines(
+        h.status_label(status, state=state, fetch_error=fetch_error),
+        _attr(job, "name"),
+        _attr(job, "job_id"),
+        stale=stale,
+        error=error,
+        failure=_failure(job, state),
+        tag=kind_label(kind),
     )
-    if stale is not None:
-        head += f"  [stale: {h.clip(stale, 200)}]"
-    lines = [head, f"  Job ID:     {h.clip(_attr(job, 'job_id'), 200)}"]
-    if error is not None:
-        lines.append(f"  Fetch error: {h.clip(error[0], 200)}: {h.clip(error[1], 500)}")
-    failure = _failure(job, state)
-    if failure is not None:
-        lines.append(f"  Code:       {h.clip(failure[0], 300) or '—'}")
-        lines.append(f"  Message:    {h.clip(failure[1], 500) or '—'}")
     progress = _number(_attr(job, "progress"))
     if progress is not None:
         lines.append(f"  Progress:   {min(100.0, max(0.0, progress)):.0f}%")
@@ -682,8 +660,7 @@ def kind_card_text(
         ("Completed" if kind == "media_producing" else "Finished", _attr(job, "finish_time")),
     ):
         if isinstance(value, datetime):
-            local, utc = h.format_time(value)
-            lines.append(f"  {name + ':':<11} {local}" + (f"  ({utc})" if local != utc else ""))
+            lines.append(h.time_line(name, value))
     label, duration = _duration_row(job, state, now)
     lines.append(f"  {label + ':':<11} {duration}")
     for url in _output_links(job)[:10]:

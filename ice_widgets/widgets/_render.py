@@ -25,15 +25,21 @@ from ice_widgets._models import KINDS, KNOWN_STATUSES, Media, PackageJob
 from ice_widgets.widgets._html import (
     CARD_LIMIT,
     CELL_LIMIT,
+    DASH,
     STATE_KIND,
     STATUS_COLORS,
     STYLE,
     badge_html,
+    card_errors_html,
+    card_head_html,
+    card_head_lines,
     clip,
+    copy_html,
     esc,
     format_duration,
     format_time,
     is_missing,
+    kv_html,
     safe_url,
     short_time_html,
     short_url_html,
@@ -43,6 +49,7 @@ from ice_widgets.widgets._html import (
     status_label,
     status_text,
     time_html,
+    time_line,
     url_html,
     user_data_html,
 )
@@ -86,9 +93,16 @@ __all__ = [
 # --------------------------------------------------------------------------- job card
 
 
+def _failure(job: PackageJob) -> tuple[str | None, str | None] | None:
+    """The job's code and message when it failed (or reports a code without succeeding)."""
+    if job.is_failed or (job.code and job.status != "Success"):
+        return job.code, job.message
+    return None
+
+
 def _media_html(media: Media | None) -> str:
     if media is None:
-        return '<span class="ice-muted">—</span>'
+        return DASH
     kind = f'<span class="ice-muted">{esc(media.type, 40)}</span> ' if media.type else ""
     return kind + url_html(media.media)
 
@@ -133,24 +147,11 @@ def card_html(
     fetch_error = error is not None and job.status is None
     kind = status_kind(job.status, fetch_error=fetch_error)
     parts = [STYLE if style else "", f'<div class="ice-root ice-card ice-card-{kind}">']
-    title = esc(job.name, 300) if job.name else '<span class="ice-muted">(no name)</span>'
-    parts.append(
-        f'<div class="ice-head">{badge_html(job.status, fetch_error=fetch_error)}'
-        f'<span class="ice-name">{title}</span>{stale_html(stale)}</div>'
-    )
-    if error is not None:
-        parts.append(
-            f'<div class="ice-error">Could not fetch this job: <code>{esc(error[0], 200)}</code>'
-            f"<div>{esc(error[1])}</div></div>"
-        )
-    if job.is_failed or (job.code and job.status != "Success"):
-        parts.append(
-            f'<div class="ice-error">Code <code>{esc(job.code, 300) or "—"}</code>'
-            f'<div class="ice-msg">{esc(job.message) or "(no message)"}</div></div>'
-        )
+    parts.append(card_head_html(badge_html(job.status, fetch_error=fetch_error), job.name, stale))
+    parts.append(card_errors_html(error, _failure(job)))
     label, duration = _duration_row(job, now)
     rows: list[tuple[str, str]] = [
-        ("Job ID", f'<span class="ice-copy" title="select to copy">{esc(job.job_id, 200)}</span>'),
+        ("Job ID", copy_html(job.job_id, 200)),
         ("Trigger source", esc(job.trigger_source, 200) or "—"),
         (
             "Pipeline",
@@ -166,7 +167,7 @@ def card_html(
         more = f'<li class="ice-muted">… {len(job.inputs) - 50} more</li>' if len(job.inputs) > 50 else ""
         rows.append(("Inputs", f'<ol style="margin:0;padding-left:1.4em">{items}{more}</ol>'))
     else:
-        rows.append(("Inputs", '<span class="ice-muted">—</span>'))
+        rows.append(("Inputs", DASH))
     rows.append(("Output", _media_html(job.output)))
     rows.append(("Output URL", url_html(job.output_url)))
     if job.message and not job.is_failed and not job.code:
@@ -174,9 +175,8 @@ def card_html(
     rows.append(("User data", user_data_html(job.user_data)))
     rows.append(("Created", time_html(job.create_time)))
     rows.append(("Modified", time_html(job.modified_time)))
-    parts.append('<table class="ice-kv">')
-    parts.extend(f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in rows)
-    parts.append("</table></div>")
+    parts.append(kv_html(rows))
+    parts.append("</div>")
     return "".join(parts)
 
 
@@ -191,15 +191,14 @@ def card_text(
     if not isinstance(job, PackageJob):
         return kind_card_text(job, error=error, stale=stale, now=now)
     fetch_error = error is not None and job.status is None
-    head = f"{status_label(job.status, fetch_error=fetch_error)}  {clip(job.name, 200) or '(no name)'}"
-    if stale is not None:
-        head += f"  [stale: {clip(stale, 200)}]"
-    lines = [head, f"  Job ID:     {clip(job.job_id, 200)}"]
-    if error is not None:
-        lines.append(f"  Fetch error: {clip(error[0], 200)}: {clip(error[1], 500)}")
-    if job.is_failed or (job.code and job.status != "Success"):
-        lines.append(f"  Code:       {clip(job.code, 300) or '—'}")
-        lines.append(f"  Message:    {clip(job.message, 500) or '—'}")
+    lines = card_head_lines(
+        status_label(job.status, fetch_error=fetch_error),
+        job.name,
+        job.job_id,
+        stale=stale,
+        error=error,
+        failure=_failure(job),
+    )
     if job.trigger_source or job.pipeline_id or job.priority is not None:
         lines.append(
             f"  Trigger:    {clip(job.trigger_source, 100) or '—'}"
@@ -208,8 +207,7 @@ def card_text(
         )
     for name, value in (("Submitted", job.submit_time), ("Finished", job.finish_time)):
         if value is not None:
-            local, utc = format_time(value)
-            lines.append(f"  {name + ':':<11} {local}" + (f"  ({utc})" if local != utc else ""))
+            lines.append(time_line(name, value))
     label, duration = _duration_row(job, now)
     lines.append(f"  {label + ':':<11} {duration}")
     for media in job.inputs[:10]:
@@ -557,9 +555,6 @@ def table_columns(with_kind: bool = False) -> tuple[tuple[str, str], ...]:
     return (TABLE_COLUMNS[0], KIND_COLUMN, *TABLE_COLUMNS[1:])
 
 
-_DASH = '<span class="ice-muted">—</span>'
-
-
 def _row_cells(row: Mapping[Any, Any], stale: str | None, now: datetime | None) -> dict[str, str]:
     fetch_error = _row_value(row, "error_code") is not None
     status = _row_value(row, "status")
@@ -573,7 +568,7 @@ def _row_cells(row: Mapping[Any, Any], stale: str | None, now: datetime | None) 
             '<span class="ice-elapsed" title="still running: time since it was submitted">'
             f"{html.escape(format_duration(elapsed))}</span>"
             if elapsed is not None
-            else _DASH
+            else DASH
         )
         progress = _row_value(row, "progress")
         if state == "running" and isinstance(progress, (int, float, np.number)) and math.isfinite(progress):
@@ -596,7 +591,7 @@ def _row_cells(row: Mapping[Any, Any], stale: str | None, now: datetime | None) 
     name_html = (
         f'<span class="ice-ell" title="{esc(name, 500)}">{esc(name, CELL_LIMIT)}</span>'
         if name is not None
-        else _DASH
+        else DASH
     )
     priority = _row_value(row, "priority")
     submitted = row.get("submit_time")
@@ -604,9 +599,7 @@ def _row_cells(row: Mapping[Any, Any], stale: str | None, now: datetime | None) 
         submitted = row.get("create_time")
     return {
         "status": badge_html(status, fetch_error=fetch_error, state=state) + stale_html(stale),
-        "kind": (
-            f'<span class="ice-muted">{esc(kind_label(kind), 40)}</span>' if kind is not None else _DASH
-        ),
+        "kind": (f'<span class="ice-muted">{esc(kind_label(kind), 40)}</span>' if kind is not None else DASH),
         "name": name_html,
         "job_id": (
             f'<span class="ice-copy" title="job ID (click to select)">{esc(row.get("job_id"), 80)}</span>'
