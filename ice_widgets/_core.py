@@ -709,7 +709,7 @@ def retry_delay(
     when the server sent ``x-acs-retry-after``, at least that long (plus up to 10% jitter, so
     that clients told the same value do not return together).
     """
-    ceiling = min(cap, base * (2 ** max(attempt - 1, 0)))
+    ceiling: float = min(cap, base * (2 ** max(attempt - 1, 0)))
     delay = rng() * ceiling
     if retry_after is not None and retry_after > 0:
         delay = max(delay, retry_after * (1.0 + 0.1 * rng()))

@@ -31,7 +31,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -265,7 +265,7 @@ def public_call(func: F) -> F:
     if inspect.isgeneratorfunction(func):
 
         @functools.wraps(func)
-        def gen_wrapper(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        def gen_wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
             __tracebackhide__ = True
             try:
                 return (yield from func(*args, **kwargs))

@@ -140,7 +140,7 @@ class _Bar:
         if enabled:
             from tqdm.auto import tqdm
 
-            class _NoMonitor(tqdm):
+            class _NoMonitor(tqdm):  # type: ignore[misc]  # tqdm has no type information: Any
                 monitor_interval = 0  # no tqdm_monitor thread left behind
 
             self._bar = _NoMonitor(total=total, desc=desc, unit="job", dynamic_ncols=True, leave=True)
@@ -184,7 +184,7 @@ async def _gather(
         """``fetch_one`` over the async client ``source``: each job with its kind's Get."""
         if len(batch_kinds) <= 1:  # one kind: its Get, without a look-up per job
             return getter(source, batch_kinds[0] if batch_kinds else "package")
-        methods = {k: getter(source, k) for k in batch_kinds}
+        methods: dict[str, Callable[[str], Awaitable[Job]]] = {k: getter(source, k) for k in batch_kinds}
 
         async def fetch(job_id: str) -> Job:
             return await methods[kind_of[job_id]](job_id)

@@ -527,7 +527,7 @@ class _IntColumn:
         return result
 
 
-def _float_array(values: array) -> np.ndarray:
+def _float_array(values: array[float]) -> np.ndarray:
     return np.frombuffer(values, dtype=np.float64).copy()
 
 

@@ -95,5 +95,6 @@ class HTMLExporter(_HTMLExporter):
 
     def _init_preprocessors(self) -> None:
         # nbconvert builds its list here (at start and on config changes): ours goes last.
-        super()._init_preprocessors()
-        self.register_preprocessor(StaticWidgets(parent=self), enabled=True)
+        # (nbconvert's exporter and preprocessor methods have no annotations.)
+        super()._init_preprocessors()  # type: ignore[no-untyped-call]
+        self.register_preprocessor(StaticWidgets(parent=self), enabled=True)  # type: ignore[no-untyped-call]

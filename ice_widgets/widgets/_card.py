@@ -88,7 +88,7 @@ def _error_of(exc: BaseException) -> tuple[str, str]:
     return type(exc).__name__, str(exc)
 
 
-class JobCard(widgets.VBox):
+class JobCard(widgets.VBox):  # type: ignore[misc]  # ipywidgets has no type information: VBox is Any
     """One ICE job: status badge, fields, failure details and a Refresh button.
 
     Every kind has its card: a transcode job lists its sub-jobs with their own status

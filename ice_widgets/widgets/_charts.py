@@ -20,13 +20,18 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
 
 from ice_widgets.widgets import _render
 from ice_widgets.widgets._render import STATUS_COLORS
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
 __all__ = ["COLORS", "LABELS", "MAX_BARS", "STATE_LABELS", "duration_histogram", "labels_for", "timeline"]
 
@@ -46,7 +51,7 @@ _SIZE = (7.0, 2.6)
 _DPI = 100
 
 
-def _figure():  # type: ignore[no-untyped-def]
+def _figure() -> Figure:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -56,7 +61,7 @@ def _figure():  # type: ignore[no-untyped-def]
     return fig
 
 
-def _png(fig) -> bytes:  # type: ignore[no-untyped-def]
+def _png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=_DPI, facecolor="white")
     return buffer.getvalue()
@@ -211,7 +216,8 @@ def timeline(frame: pd.DataFrame, *, now: datetime | None = None, max_bars: int 
                 if k >= 2:  # still open: an arrow head at the end
                     ax.plot(end[sel], y[sel], ">", color=COLORS[kind], markersize=3)
         ax.set_ylabel("job (by submit time)")
-        ax.yaxis.get_major_locator().set_params(integer=True)
+        # the default y locator is an AutoLocator, a MaxNLocator (the base Locator takes no integer=)
+        cast("MaxNLocator", ax.yaxis.get_major_locator()).set_params(integer=True)
         ax.set_title(f"Timeline of {len(start):,} jobs: submit → finish (UTC)", fontsize=10, loc="left")
         ax.invert_yaxis()
     else:
@@ -249,7 +255,7 @@ def timeline(frame: pd.DataFrame, *, now: datetime | None = None, max_bars: int 
 _LEGEND_KINDS = ("running", "success", "fail", "unknown")
 
 
-def _legend(ax, words: dict[str, str] | None = None) -> None:  # type: ignore[no-untyped-def]
+def _legend(ax: Axes, words: dict[str, str] | None = None) -> None:
     """The legend on one line above the plot, right of the title (never over the data)."""
     words = words or LABELS
     rank = {words[k]: i for i, k in enumerate(_LEGEND_KINDS)}
@@ -278,10 +284,10 @@ def _bars_visible(start: np.ndarray, finish: np.ndarray) -> bool:
     if span <= 0:
         return True
     median = float(np.median((finish[done] - start[done]).astype(np.int64)))
-    return median >= span * MIN_BAR_SHARE
+    return bool(median >= span * MIN_BAR_SHARE)
 
 
-def _date_axis(ax) -> None:  # type: ignore[no-untyped-def]
+def _date_axis(ax: Axes) -> None:
     """Concise date ticks (``Nov 27``, ``06:00``...) instead of long rotated labels."""
     import matplotlib.dates as mdates
 

@@ -515,12 +515,13 @@ def sort_positions(
         values = values.map(lambda v: ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v))
     elif isinstance(values.dtype, pd.CategoricalDtype):
         values = values.astype("string")
-    order = (
+    order: np.ndarray = (
         values.reset_index(drop=True)
         .sort_values(ascending=ascending, na_position="last", kind="stable")
         .index.to_numpy()
     )
-    return positions[order]
+    reordered: np.ndarray = positions[order]
+    return reordered
 
 
 # --------------------------------------------------------------------------- table
@@ -727,7 +728,9 @@ def triage(frame: pd.DataFrame, *, limit: int = 50) -> pd.DataFrame:
         out.append(grouped)
     if not out:
         return pd.DataFrame({"kind": [], "code": [], "message": [], "count": [], "example_job_id": []})
-    result = pd.concat(out, ignore_index=True).sort_values("count", ascending=False, kind="stable")
+    result: pd.DataFrame = pd.concat(out, ignore_index=True).sort_values(
+        "count", ascending=False, kind="stable"
+    )
     return result.head(limit).reset_index(drop=True)
 
 

@@ -128,7 +128,7 @@ def _defuse_formula(value: Any) -> Any:
     return value
 
 
-class JobsView(widgets.VBox):
+class JobsView(widgets.VBox):  # type: ignore[misc]  # ipywidgets has no type information: VBox is Any
     """A dashboard over a batch of jobs: summary, filterable sortable paged table, charts, triage.
 
     Parameters
