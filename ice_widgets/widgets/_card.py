@@ -232,8 +232,7 @@ class JobCard(widgets.VBox):  # type: ignore[misc]  # ipywidgets has no type inf
         except Exception as exc:  # shown in the card; a widget callback must not raise
             self._failed(_error_of(exc))
         else:
-            self._job, self._error, self._stale = job, None, None
-            self._fetched_at = datetime.now(UTC)
+            self._fetched(job)
         finally:
             self._refresh_button.disabled = False
         self._render()
@@ -272,8 +271,7 @@ class JobCard(widgets.VBox):  # type: ignore[misc]  # ipywidgets has no type inf
             self._note.value = ""
             self._failed(_error_of(exc))
         else:
-            self._job, self._error, self._stale = job, None, None
-            self._fetched_at = datetime.now(UTC)
+            self._fetched(job)
         finally:
             self._refresh_button.disabled = False
             if owned and client is not None:
@@ -281,6 +279,10 @@ class JobCard(widgets.VBox):  # type: ignore[misc]  # ipywidgets has no type inf
                     await client.aclose()
         self._render()
         return self._job
+
+    def _fetched(self, job: Any) -> None:
+        self._job, self._error, self._stale = job, None, None
+        self._fetched_at = datetime.now(UTC)
 
     def _failed(self, error: tuple[str, str]) -> None:
         if self._job.status is None:  # never fetched: nothing to show but the error

@@ -8,7 +8,7 @@ their tab is opened or the static HTML is asked for) and cached per filter.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -200,30 +200,10 @@ class JobsView(widgets.VBox):  # type: ignore[misc]  # ipywidgets has no type in
             layout=widgets.Layout(width="22em"),
         )
         self._text_box.observe(self._on_text, names="value")
-        self._status_menu = widgets.Dropdown(
-            options=[("All", _NONE)],
-            value=_NONE,
-            description="Status",
-            layout=widgets.Layout(width="15em"),
-            style={"description_width": "auto"},
-        )
-        self._status_menu.observe(self._on_status_menu, names="value")
-        self._kind_menu = widgets.Dropdown(
-            options=[("All kinds", _NONE)],
-            value=_NONE,
-            description="Kind",
-            layout=widgets.Layout(width="15em"),
-            style={"description_width": "auto"},
-        )
-        self._kind_menu.observe(self._on_kind_menu, names="value")
-        self._sort_menu = widgets.Dropdown(
-            options=[c for c in SORT_CHOICES if c[1] == _NONE or c[1] in frame.columns],
-            value=_NONE,
-            description="Sort by",
-            layout=widgets.Layout(width="15em"),
-            style={"description_width": "auto"},
-        )
-        self._sort_menu.observe(self._on_sort, names="value")
+        self._status_menu = _menu("Status", [("All", _NONE)], self._on_status_menu)
+        self._kind_menu = _menu("Kind", [("All kinds", _NONE)], self._on_kind_menu)
+        sort_choices = [c for c in SORT_CHOICES if c[1] == _NONE or c[1] in frame.columns]
+        self._sort_menu = _menu("Sort by", sort_choices, self._on_sort)
         self._order = widgets.ToggleButtons(
             options=[("↑ asc", True), ("↓ desc", False)],
             value=True,
@@ -705,6 +685,21 @@ class JobsView(widgets.VBox):  # type: ignore[misc]  # ipywidgets has no type in
         shown = "" if len(self._positions) == len(self._frame) else f", {len(self._positions):,} shown"
         name = type(self).__name__
         return f"{name}({len(self._frame):,} jobs{shown}, page {self._page + 1}/{self.page_count})"
+
+
+def _menu(
+    description: str, options: list[tuple[str, Any]], on_change: Callable[[dict[str, Any]], None]
+) -> widgets.Dropdown:
+    """A filter or sort menu of the view's controls, set to its first choice (none)."""
+    menu = widgets.Dropdown(
+        options=options,
+        value=_NONE,
+        description=description,
+        layout=widgets.Layout(width="15em"),
+        style={"description_width": "auto"},
+    )
+    menu.observe(on_change, names="value")
+    return menu
 
 
 def _small() -> widgets.Layout:
