@@ -32,6 +32,10 @@ emulator's data, regenerated here from the same seed and anchor. Same targets as
 Phase 2 starts an emulator with ``--qps 150`` and no latency and runs ``fetch_jobs`` with
 its defaults: sustained jobs/s, throttled answers as a share of all requests, and whether
 every row equals the emulator's data (regenerated here from the same seed and anchor).
+Then the next batch (``--qps-learned-n`` IDs, 1,200) by a new client of the same account,
+as a notebook's next ``fetch_jobs`` call makes one: with the rate the first batch learned
+(kept per endpoint and key), then with nothing learned (as in a new kernel), then the
+official SDK in a 16-thread pool; throttled requests counted by the emulator.
 Every run is bounded: the emulators are stopped at the end, whatever happens.
 """
 
@@ -558,8 +562,8 @@ def _targets(results: dict[str, tuple[float, float]], bound: float, title: str) 
     print(f"    defaults vs SDK pool          {p_wall / d_wall:6.2f}x as fast  (target >= 1.2x)")
 
 
-def phase_qps(n: int, qps: float) -> None:
-    jobs = max(n, 1000)
+def phase_qps(n: int, qps: float, learned_n: int = 1200) -> None:
+    jobs = max(n, learned_n, 1000)
     with start_subprocess(jobs=jobs, seed=SEED, anchor=ANCHOR, qps=qps) as emu:
         ids = [job["JobId"] for job in generate_jobs(jobs, SEED, anchor=ANCHOR)][:n]
         expected = truth(ids, jobs)
@@ -595,6 +599,68 @@ def phase_qps(n: int, qps: float) -> None:
                 f"  steady state (second half of the run): {steady:.1f} accepted answers/s "
                 f"({100 * steady / qps:.1f}% of {qps:g}); {client.rate!r}"
             )
+        learned_batches(emu, ids[:learned_n], qps, expected)
+
+
+def qps_batch(emu: Any, ids: list[str], expected: dict[str, dict[str, Any]]) -> tuple[float, int, int, bool]:
+    """fetch_jobs with a new client of the account, as a notebook's next call makes one:
+    (wall, requests, throttled answers, rows correct)."""
+    with client_for(emu.endpoint) as client:
+        wall, _, frame = measure(lambda: ice_widgets.fetch_jobs(ids, client=client, progress=False))
+        stats = client.stats
+    ok = rows_correct(frame, expected) and bool(frame["error_code"].isna().all())
+    return wall, stats.requests, stats.throttled, ok
+
+
+def learned_batches(emu: Any, ids: list[str], qps: float, expected: dict[str, dict[str, Any]]) -> None:
+    """A next batch on the throttled account: with the rate learned, from nothing, the SDK."""
+    from alibabacloud_tea_openapi.exceptions import ClientException
+    from Tea.exceptions import TeaException
+
+    n = len(ids)
+    print(f"phase 2b: the next batch, {n:,} IDs, same emulator (--qps {qps:g}), a new client each")
+
+    def line(name: str, wall: float, requests: int, throttled: int, note: str) -> str:
+        share = 100 * throttled / max(requests, 1)
+        return (
+            f"  {name:<58} {wall:6.2f} s {n / wall:7.1f} jobs/s  throttled {throttled:4d} of "
+            f"{requests:5d} requests ({share:4.1f}%)  {note}"
+        )
+
+    time.sleep(3.0)  # a pause, as between two cells of a notebook (the burst refills)
+    wall, requests, throttled, ok = qps_batch(emu, ids, expected)
+    print(
+        line(
+            "fetch_jobs, the rate learned by the batch above",
+            wall,
+            requests,
+            throttled,
+            f"rows correct: {ok}",
+        )
+    )
+    learned_share = throttled / max(requests, 1)
+    time.sleep(3.0)
+    ice_widgets.forget_learned_rates()  # as in a new kernel: nothing learned
+    wall, requests, throttled, ok = qps_batch(emu, ids, expected)
+    print(
+        line("fetch_jobs, nothing learned (a new kernel)", wall, requests, throttled, f"rows correct: {ok}")
+    )
+    time.sleep(3.0)
+    sdk = sdk_client(emu.endpoint)
+    codes: list[str] = []
+
+    def get(job_id: str) -> None:
+        try:
+            sdk_get(sdk, job_id)
+        except (ClientException, TeaException) as exc:  # the SDK does not retry (autoretry off)
+            codes.append(str(getattr(exc, "code", type(exc).__name__)))
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        wall, _, _ = measure(lambda: list(pool.map(get, ids)))
+    throttled = sum(code.startswith("Throttling") for code in codes)
+    print(line("official SDK, 16-thread pool", wall, n, throttled, f"jobs not fetched: {len(codes)}"))
+    verdict = "met" if learned_share < 0.05 else "NOT met"
+    print(f"  learned rate: {100 * learned_share:.1f}% of requests throttled (target < 5%): {verdict}")
 
 
 def main() -> None:
@@ -603,7 +669,11 @@ def main() -> None:
     parser.add_argument("--sdk-loop-sample", type=int, default=300, help="IDs timed for the SDK loop")
     parser.add_argument("--qps-n", type=int, default=3000, help="IDs in phase 2 (default 3000)")
     parser.add_argument("--qps", type=float, default=150.0)
+    parser.add_argument(
+        "--qps-learned-n", type=int, default=1200, help="IDs in the next batch of phase 2 (default 1200)"
+    )
     parser.add_argument("--skip-qps", action="store_true")
+    parser.add_argument("--only-qps", action="store_true", help="run phase 2 only")
     parser.add_argument("--skip-https", action="store_true", help="skip the HTTPS phase")
     parser.add_argument(
         "--kinds",
@@ -626,6 +696,9 @@ def main() -> None:
     if unknown:
         parser.error(f"--kinds takes {', '.join(KINDS[1:])} (phase 1 is packaging), not {unknown}")
     kinds_n = args.kinds_n or args.n
+    if args.only_qps:
+        phase_qps(args.qps_n, args.qps, args.qps_learned_n)
+        return
     if args.only_kinds:
         phase_kinds(kinds, kinds_n, min(args.sdk_loop_sample, kinds_n))
         return
@@ -637,7 +710,7 @@ def main() -> None:
     if kinds:
         phase_kinds(kinds, kinds_n, min(args.sdk_loop_sample, kinds_n))
     if not args.skip_qps:
-        phase_qps(args.qps_n, args.qps)
+        phase_qps(args.qps_n, args.qps, args.qps_learned_n)
 
 
 if __name__ == "__main__":

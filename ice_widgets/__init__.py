@@ -44,6 +44,7 @@ _LAZY: dict[str, str] = {
     # clients
     "Client": "ice_widgets._client",
     "AsyncClient": "ice_widgets._client",
+    "forget_learned_rates": "ice_widgets._core",
     # frames and the fetch entry points
     "build_frame": "ice_widgets._frames",
     "fetch_jobs": "ice_widgets._fetch",
@@ -95,6 +96,7 @@ def unload_ipython_extension(ipython: Any) -> None:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ice_widgets._cache import JobCache
     from ice_widgets._client import AsyncClient, Client
+    from ice_widgets._core import forget_learned_rates
     from ice_widgets._errors import (
         ApiError,
         AuthenticationError,

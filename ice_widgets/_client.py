@@ -20,12 +20,12 @@ import httpx
 from ice_widgets._core import (
     DEFAULT_MAX_RETRIES,
     MAX_BODY_BYTES,
-    AdaptiveRate,
     Call,
     ClientStats,
     MediaSpec,
     PreparedRequest,
     RequestBuilder,
+    account_rate,
     format_time,
     get_params,
     is_idempotent,
@@ -225,16 +225,22 @@ class _BaseClient:
         self.max_retries = max(0, int(max_retries))
         self.timeout = float(timeout)
         self.stats = ClientStats()
-        self.rate = AdaptiveRate()
+        if max_rate is not None and (
+            isinstance(max_rate, bool) or not isinstance(max_rate, (int, float)) or not max_rate > 0
+        ):
+            raise InvalidParameterError(
+                f"max_rate must be a positive number of requests per second, not {max_rate!r}",
+                code="InvalidParameter",
+            )
+        # One controller per account for the process's life: what an earlier batch learned
+        # about the account's limit paces this client from its first request.
+        self.rate = account_rate(self._endpoint, self._credentials.account)
         if max_rate is not None:
-            if isinstance(max_rate, bool) or not isinstance(max_rate, (int, float)) or not max_rate > 0:
-                raise InvalidParameterError(
-                    f"max_rate must be a positive number of requests per second, not {max_rate!r}",
-                    code="InvalidParameter",
-                )
             # The account's quota, known: never sent faster, and paced from the first request
             self.rate.max_rate = float(max_rate)
-            self.rate.rate = float(max_rate)
+            learned = self.rate.rate
+            if learned is None or self.rate.decreases == 0 or learned > max_rate:
+                self.rate.rate = float(max_rate)  # else keep the lower rate throttling taught
 
     @property
     def endpoint(self) -> str:
@@ -295,22 +301,18 @@ class _BaseClient:
     def copy(self, *, asynchronous: bool | None = None, sender: Any = None, transport: Any = None) -> Any:
         """A client for the same account: the one way to make a twin (fetch_jobs, watch, cards).
 
-            The copy has the same endpoint, credentials provider (renewals are shared), timeout
-            and retry policy, and **shares** ``stats`` and the adaptive ``rate`` (one account's
-            limit is shared), with connections of its own.
+        The copy has the same endpoint, credentials provider (renewals are shared), timeout
+        and retry policy, and **shares** ``stats`` and the adaptive ``rate`` (one account's
+        limit is shared), with connections of its own.
 
-            Parameters
-            ----------
-            asynchronous : bool, optional
-                An :class:`AsyncClient` (True) or a :class:`Client` (False); default: the same class.
-            max_rate : float, optional
-            The account's quota in requests per second, when known: requests are paced at it
-            from the first one (no burst) and never sent faster; below it the adaptive rate
-            still backs off on throttling. Default: unlimited until throttling is seen.
+        Parameters
+        ----------
+        asynchronous : bool, optional
+            An :class:`AsyncClient` (True) or a :class:`Client` (False); default: the same class.
         sender : object, optional
-                What sends the signed requests (see the ``sender`` parameter of the clients).
-            transport : httpx transport, optional
-                For the httpx path (tests: ``httpx.MockTransport``).
+            What sends the signed requests (see the ``sender`` parameter of the clients).
+        transport : httpx transport, optional
+            For the httpx path (tests: ``httpx.MockTransport``).
         """
         cls: type[Client] | type[AsyncClient]
         if asynchronous is None:
@@ -359,6 +361,13 @@ class Client(_BaseClient):
         Seconds per attempt (connecting is capped at 5 s).
     max_retries : int
         Retries after the first attempt for throttling, server and transport errors.
+    max_rate : float, optional
+        The account's quota in requests per second, when known: requests are paced at it
+        from the first one (no burst) and never sent faster; below it the adaptive rate
+        still backs off on throttling. Like the learned rate, it is the account's: it holds
+        for every client of the same endpoint and key in this process (until
+        :func:`ice_widgets.forget_learned_rates`). Default: unlimited until throttling is
+        seen (or the rate an earlier client of the account learned).
     transport : httpx.BaseTransport, optional
         For tests (``httpx.MockTransport``).
     sender : object, optional

@@ -743,6 +743,16 @@ class AdaptiveRate:
     lowered and checked again. Heavy throttling (over half the answers) is always a rate
     signal.
 
+    One controller is kept per account (endpoint and access key, :func:`account_rate`) for
+    the life of the process: a later batch, watch or client of the same account starts at
+    the rate the earlier ones learned instead of bursting into the limit again. After a
+    pause of ``idle`` seconds without answers, the interval being counted is dropped (its
+    answers, spread over the pause, say nothing about a rate), and so is the check of the
+    last decrease; the rate restarts from the one the last decrease set (growth since then
+    was probing, often into a limiter's burst that refilled during the pause), and for
+    ``hold`` seconds it probes past the rate before the last decrease only slowly: a
+    refilled burst hides the limit for a while, and a quick search would overshoot it.
+
     Pure: every method takes the time ``now`` (any monotonic clock); ``acquired_at`` is
     the time the request reserved its slot with :meth:`acquire`, so that answers to
     requests paced at an older rate do not count against the new one.
@@ -771,6 +781,11 @@ class AdaptiveRate:
         Seconds over which accepted throughput is measured.
     min_rate, max_rate : float
         Bounds of the rate (requests per second).
+    idle : float
+        Seconds without an answer after which the next answer starts a new interval.
+    hold : float
+        After such a pause, seconds during which the rate grows past the rate before the
+        last decrease only slowly (``probe``), unless throttling is met again first.
     """
 
     def __init__(
@@ -787,6 +802,8 @@ class AdaptiveRate:
         max_noise: float = 0.35,
         min_rate: float = 0.5,
         max_rate: float = 100_000.0,
+        idle: float = 2.0,
+        hold: float = 10.0,
     ) -> None:
         if not 0.5 <= decrease < 1:
             raise ValueError("decrease must be in [0.5, 1)")
@@ -801,6 +818,8 @@ class AdaptiveRate:
         self.max_noise = max_noise
         self.min_rate = min_rate
         self.max_rate = max_rate
+        self.idle = idle
+        self.hold = hold
         self.rate: float | None = None  # requests per second; None = unlimited
         self.ceiling: float | None = None  # the rate before the last decrease
         self.noise = 0.0  # throttled share seen whatever the rate
@@ -813,6 +832,9 @@ class AdaptiveRate:
         self._waited_until = -math.inf
         self._accepted: deque[float] = deque()
         self._first_seen: float | None = None
+        self._last_answer = -math.inf
+        self._settled: float | None = None  # the rate the last decrease (or undo) set
+        self._resumed_at = -math.inf  # when answers came again after a pause
         self._i_start: float | None = None
         self._i_answers = 0
         self._i_throttled = 0
@@ -875,6 +897,18 @@ class AdaptiveRate:
     def _answer(self, now: float, acquired_at: float | None, *, throttled: bool) -> None:
         if self._first_seen is None:
             self._first_seen = now
+        if now - self._last_answer > self.idle:
+            # After a pause (between two batches, a watch polling slowly), what was counted
+            # before it, spread over the pause, would read as a collapse of the accepted rate.
+            self._i_start, self._i_answers, self._i_throttled = None, 0, 0
+            self._pending = None
+            if self._settled is not None and self.rate is not None and self.rate > self._settled:
+                # Growth since the last decrease was probing (often into a limiter's refilled
+                # burst): restart from the rate throttling last settled, and probe again.
+                self.rate = self._settled
+                self._last_change = self._last_growth = now
+            self._resumed_at = now
+        self._last_answer = now
         if acquired_at is not None and acquired_at < self._last_change:
             return  # paced at the rate before the last change: says nothing about this one
         if self._i_start is None:
@@ -979,6 +1013,7 @@ class AdaptiveRate:
         self._noise_reference = None  # taken afresh at the next tolerated interval
         self._sent_avg = self._got_avg = None
         self.rate, self.ceiling = before_rate, before_ceiling
+        self._settled = before_rate
         self.undone += 1
         self._last_change = now
         return True
@@ -998,8 +1033,9 @@ class AdaptiveRate:
         if self.rate is not None:  # the first decrease, from unlimited, meets a burst: not tested
             self._pending = (self.rate, self.ceiling, share, answer_rate, accepted_rate)
         self.ceiling = sent
-        self.rate = max(self.min_rate, min(self.max_rate, new_rate))
+        self.rate = self._settled = max(self.min_rate, min(self.max_rate, new_rate))
         self.decreases += 1
+        self._resumed_at = -math.inf  # the limit met again: the search may go on as usual
         self._last_change = self._last_decrease = now
         self._last_growth = now
         self._next_at = max(self._next_at, now)
@@ -1017,11 +1053,46 @@ class AdaptiveRate:
         ceiling = self.ceiling or rate
         if rate < 0.95 * ceiling:  # well below the last limit: recover quickly
             rate += self.recover * ceiling * elapsed
-        elif rate < 1.05 * ceiling:  # near it: probe slowly
+        elif rate < 1.05 * ceiling or now - self._resumed_at < self.hold:
+            # near it, or past it soon after a pause (a limiter's refilled burst hides the
+            # limit for a while: a quick search would overshoot into it): probe slowly
             rate += self.probe * ceiling * elapsed
         else:  # past it without a decrease: the limit is higher, search multiplicatively
             rate *= 1.0 + self.accelerate * elapsed
         self.rate = min(self.max_rate, rate)
+
+
+_ACCOUNT_RATES: dict[tuple[str, str], AdaptiveRate] = {}
+_ACCOUNT_RATES_LOCK = threading.Lock()
+
+
+def account_rate(endpoint: str, account: str) -> AdaptiveRate:
+    """The adaptive rate of one account at one endpoint, kept for the life of the process.
+
+    ICE limits requests per account (and API), not per client object: every client made
+    for the same ``endpoint`` and ``account`` (see ``CredentialsProvider.account``) shares
+    one controller, so what a batch learned about the limit paces the next batch, a watch
+    running beside it, and a card's refresh. Measured with ``bench/bench_fetch.py`` (phase
+    2): a second batch on a throttled account no longer starts with a burst.
+    """
+    key = (endpoint, account)
+    with _ACCOUNT_RATES_LOCK:
+        rate = _ACCOUNT_RATES.get(key)
+        if rate is None:
+            rate = _ACCOUNT_RATES[key] = AdaptiveRate()
+        return rate
+
+
+def forget_learned_rates() -> int:
+    """Forget every account's learned rate (and ``max_rate``); return how many were kept.
+
+    Clients made afterwards start unlimited again, as in a new kernel; clients that exist
+    keep the controller they have. For a raised quota, a test, or a benchmark's fresh start.
+    """
+    with _ACCOUNT_RATES_LOCK:
+        count = len(_ACCOUNT_RATES)
+        _ACCOUNT_RATES.clear()
+        return count
 
 
 # --------------------------------------------------------------------------- calls

@@ -168,6 +168,16 @@ class CredentialsProvider:
         """
         return False
 
+    @property
+    def account(self) -> str:
+        """Who the requests are made as, stable for the process's life (not secret).
+
+        The key under which the account's adaptive rate is kept: a fixed key's ID; for
+        temporary credentials (whose key IDs change at each renewal, and again each time a
+        new client resolves the same source) the source they are fetched from.
+        """
+        return f"source:{self.source}"
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(source={self.source!r})"
 
@@ -185,6 +195,11 @@ class StaticCredentialsProvider(CredentialsProvider):
     def access_key_id(self) -> str:
         """The access key ID (not secret)."""
         return self._credential.access_key_id
+
+    @property
+    def account(self) -> str:
+        """The access key ID: a fixed key is one account, whichever source named it."""
+        return f"key:{self._credential.access_key_id}"
 
     def get(self) -> Credential:
         """Return the fixed credential."""
@@ -387,6 +402,11 @@ class ObjectCredentialsProvider(RefreshingCredentialsProvider):
             clock=time.monotonic,
             unknown_ttl=ttl,
         )
+
+    @property
+    def account(self) -> str:
+        """The object given (two objects of one class may hold different accounts)."""
+        return f"object:{id(self._obj):x}"
 
     def _fetch_unknown_expiry(self) -> tuple[Credential, float | None]:
         return self._ask(), None

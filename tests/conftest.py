@@ -53,6 +53,16 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(f"mutation {state}: {name}")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_learned_rates() -> Iterator[None]:
+    """Each test starts as a new kernel would: no account's rate learned by an earlier test
+    (the module-scoped emulator keeps its endpoint, and clients share a rate per account)."""
+    from ice_widgets._core import forget_learned_rates
+
+    forget_learned_rates()
+    yield
+
+
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[Emulator]:
     """A running emulator with a deterministic data set (300 jobs, seed 7), shared by a module."""

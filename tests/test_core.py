@@ -512,17 +512,21 @@ def simulate(
     duration: float = 40.0,
     warmup: float = 5.0,
     seed: int = 7,
+    rate: AdaptiveRate | None = None,
+    start: float = 0.0,
 ) -> tuple[float, float, AdaptiveRate]:
     """A batch of ``workers`` concurrent callers sharing one AdaptiveRate, on a simulated clock.
 
     Each caller acquires a slot, sends (with a little timer jitter), gets its answer one
     round trip later; throttled calls back off with :func:`retry_delay` and try again, as
     the clients do. Returns (accepted per second after warm-up, throttled share of all
-    requests, the controller).
+    requests, the controller). A batch may start at ``start`` with a ``rate`` an earlier
+    batch taught (times are absolute, as on one clock).
     """
     rng = random.Random(seed)
-    rate = AdaptiveRate()
-    queue: list[tuple[float, int, str, float, int]] = [(0.0, i, "ready", 0.0, 1) for i in range(workers)]
+    rate = AdaptiveRate() if rate is None else rate
+    duration, warmup = start + duration, start + warmup
+    queue: list[tuple[float, int, str, float, int]] = [(start, i, "ready", 0.0, 1) for i in range(workers)]
     heapq.heapify(queue)
     order = workers
     sent = throttled = accepted_after_warmup = 0
@@ -614,3 +618,54 @@ def test_random_throttles_do_not_drive_the_rate_to_nothing(seed: int) -> None:
     assert throughput >= 300, (throughput, rate)
     assert 0.15 <= throttled_share <= 0.25
     assert rate.noise > 0.1 and rate.undone >= 1
+
+
+def test_adaptive_rate_after_a_pause_does_not_read_the_pause_as_a_collapse() -> None:
+    """The learned rate outlives a batch: the next batch's first answers, minutes later, must
+    not close the interval the last batch left open (its few throttles spread over the pause
+    would read as a server accepting almost nothing, and the rate would fall to the floor)."""
+    rate = AdaptiveRate()
+    rate.rate = 100.0
+    now = feed(rate, 0.0, [True, False, False, True, False, False, True] + [False] * 13)  # left open
+    assert rate.rate == 100.0 and rate.decreases == 0
+    now = feed(rate, now + 60.0, [False] * 5)  # the next batch, a minute later
+    assert rate.rate == 100.0 and rate.decreases == 0, rate
+    # without a pause the same answers do close the interval, and lower the rate
+    control = AdaptiveRate()
+    control.rate = 100.0
+    now = feed(control, 0.0, [True, False, False, True, False, False, True] + [False] * 13)
+    feed(control, now + 1.0, [False] * 5)
+    assert control.decreases == 1 and control.rate is not None and control.rate < 100.0
+
+
+def test_account_rate_is_one_controller_per_endpoint_and_account() -> None:
+    from ice_widgets._core import account_rate, forget_learned_rates
+
+    forget_learned_rates()
+    first = account_rate("http://127.0.0.1:1", "key:a")
+    assert account_rate("http://127.0.0.1:1", "key:a") is first
+    assert account_rate("http://127.0.0.1:1", "key:b") is not first
+    assert account_rate("http://127.0.0.1:2", "key:a") is not first
+    assert forget_learned_rates() == 3
+    assert account_rate("http://127.0.0.1:1", "key:a") is not first
+
+
+@pytest.mark.parametrize("seed", [7, 8, 9])
+def test_the_next_batch_starts_at_the_learned_rate_without_overshooting(seed: int) -> None:
+    """A batch, a pause (the limiter's burst refills), the next batch with the same controller.
+
+    The refilled burst hides the limit for seconds: a controller that searched past its
+    last ceiling at full speed would overshoot into throttling (the ``hold=0`` contrast);
+    after a pause it restarts at the rate throttling settled and probes slowly."""
+    results = {}
+    for hold in (10.0, 0.0):
+        limiter = TokenBucket(150, 150)
+        rate = AdaptiveRate(hold=hold)
+        simulate(limiter, rate=rate, duration=20.0, seed=seed)
+        learned = rate.rate
+        assert learned is not None and 0.7 * 150 < learned < 1.3 * 150
+        results[hold] = simulate(limiter, rate=rate, start=25.0, duration=8.0, warmup=0.0, seed=seed)
+    throughput, share, rate = results[10.0]
+    assert share < 0.02, (share, rate)
+    assert throughput >= 0.9 * 150, (throughput, rate)
+    assert results[0.0][1] > 0.04, results[0.0]  # the overshoot the hold prevents

@@ -37,6 +37,7 @@ PUBLIC = {
     # clients
     "Client",
     "AsyncClient",
+    "forget_learned_rates",
     # frames
     "build_frame",
     "fetch_jobs",

@@ -231,7 +231,11 @@ def test_max_rate_paces_from_the_first_request_so_a_known_quota_is_not_throttled
             assert frame["error_code"].isna().all()
             assert paced.stats.throttled == 0  # paced below the quota from the start: no burst
             assert paced.rate.rate is not None and paced.rate.rate <= 20.0
+        with Client(**options) as same_account:  # the quota is the account's: still paced
+            assert same_account.rate is paced.rate and same_account.rate.max_rate == 20.0
+        ice_widgets.forget_learned_rates()  # as in a new kernel
         with Client(**options) as unpaced:  # the contrast: unlimited at first, it bursts
+            assert unpaced.rate.rate is None
             ice_widgets.fetch_jobs(emu.job_ids, client=unpaced, progress=False, concurrency=16)
             assert unpaced.stats.throttled > 0
     with pytest.raises(ice_widgets.InvalidParameterError, match="max_rate"):
