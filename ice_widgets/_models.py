@@ -150,6 +150,13 @@ def _int(value: Any) -> int | None:
     return None
 
 
+#: Strings already parsed by :func:`parse_time` (emptied when full). A transcode job sends
+#: each of its times again in every sub-job, and the jobs of a batch share many.
+_TIMES: dict[str, datetime | None] = {}
+_TIMES_MAX = 4096
+_NOT_CACHED = object()
+
+
 def parse_time(value: Any) -> datetime | None:
     """Parse an API timestamp into an aware UTC datetime, or ``None``.
 
@@ -157,6 +164,18 @@ def parse_time(value: Any) -> datetime | None:
     of ``T``, surrounding whitespace, and epoch seconds or milliseconds as numbers.
     Naive times are taken as UTC (the API documents UTC).
     """
+    if type(value) is str:  # datetimes are immutable: one parse serves every equal string
+        parsed = _TIMES.get(value, _NOT_CACHED)
+        if parsed is _NOT_CACHED:
+            parsed = _parse_time(value)
+            if len(_TIMES) >= _TIMES_MAX:
+                _TIMES.clear()
+            _TIMES[value] = parsed
+        return parsed  # type: ignore[return-value]
+    return _parse_time(value)
+
+
+def _parse_time(value: Any) -> datetime | None:
     if value is None or isinstance(value, bool):
         return None
     try:
@@ -174,7 +193,7 @@ def parse_time(value: Any) -> datetime | None:
             parsed = datetime.fromisoformat(text)
         except ValueError:
             if text.isdigit():
-                return parse_time(int(text))
+                return _parse_time(int(text))
             # Lower-case 'z', or more than 6 fractional digits.
             text = text.replace("z", "Z")
             if "." in text:
@@ -193,7 +212,7 @@ def parse_time(value: Any) -> datetime | None:
 
 
 def _media(value: Any) -> Media | None:
-    if not isinstance(value, Mapping):
+    if not isinstance(value, (dict, Mapping)):
         return None
     kind = _text(value.get("Type"))
     media = _text(value.get("Media"))
@@ -203,13 +222,13 @@ def _media(value: Any) -> Media | None:
 
 
 def _inputs(value: Any) -> tuple[Media, ...]:
-    if isinstance(value, Mapping):  # a single input instead of a list
+    if isinstance(value, (dict, Mapping)):  # a single input instead of a list
         value = [value]
     if not isinstance(value, (list, tuple)):
         return ()
     found = []
     for item in value:
-        if not isinstance(item, Mapping):
+        if not isinstance(item, (dict, Mapping)):
             continue
         # Documented shape: {"Input": {"Type", "Media"}}; tolerate the bare {"Type", "Media"}.
         inner = item.get("Input", item)
@@ -258,7 +277,9 @@ def _status(value: Any) -> str | None:
 
 def _mapping(value: Any) -> Mapping[str, Any]:
     """A nested object; a JSON object sent as a string is decoded; anything else is empty."""
-    if isinstance(value, Mapping):
+    # (dict, Mapping): a dict (what JSON gives) matches in C before the Mapping ABC's
+    # ABCMeta.__instancecheck__ (a Python call) is asked; other mappings still count.
+    if isinstance(value, (dict, Mapping)):
         return value
     if isinstance(value, str) and value.lstrip().startswith("{"):
         try:
@@ -271,17 +292,19 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 
 def _items(value: Any) -> list[Mapping[str, Any]]:
     """The mappings of a list (a single mapping counts as a one-item list)."""
-    if isinstance(value, Mapping):
+    if type(value) is list:  # the JSON case first (a plain list is never a Mapping)
+        return [item for item in value if isinstance(item, (dict, Mapping))]
+    if isinstance(value, (dict, Mapping)):
         return [value]
     if not isinstance(value, (list, tuple)):
         return []
-    return [item for item in value if isinstance(item, Mapping)]
+    return [item for item in value if isinstance(item, (dict, Mapping))]
 
 
 def _path(data: Any, *keys: str) -> Any:
     """``data[k1][k2]...`` through nested objects, or None."""
     for key in keys:
-        data = _mapping(data).get(key)
+        data = (data if isinstance(data, dict) else _mapping(data)).get(key)
         if data is None:
             return None
     return data
@@ -455,7 +478,7 @@ class PackageJob(_Shared):
         -------
         PackageJob
         """
-        if not isinstance(data, Mapping):
+        if not isinstance(data, (dict, Mapping)):
             return cls(raw={})
         get = data.get
         status = _text(get("Status"))
@@ -595,7 +618,7 @@ class TranscodeSubJob(_Shared):
         -------
         TranscodeSubJob
         """
-        if not isinstance(data, Mapping):
+        if not isinstance(data, (dict, Mapping)):
             return cls(raw={})
         get = data.get
         status = _status(get("Status"))
@@ -707,7 +730,7 @@ class TranscodeJob(_Outputs):
         -------
         TranscodeJob
         """
-        if not isinstance(data, Mapping):
+        if not isinstance(data, (dict, Mapping)):
             return cls(raw={})
         get = data.get
         status = _status(get("Status"))
@@ -822,7 +845,7 @@ class MediaProducingJob(_Outputs):
         -------
         MediaProducingJob
         """
-        if not isinstance(data, Mapping):
+        if not isinstance(data, (dict, Mapping)):
             return cls(raw={})
         get = data.get
         return cls(
@@ -942,7 +965,7 @@ class SnapshotJob(_Outputs):
         -------
         SnapshotJob
         """
-        if not isinstance(data, Mapping):
+        if not isinstance(data, (dict, Mapping)):
             return cls(raw={})
         get = data.get
         return cls(
@@ -1042,7 +1065,7 @@ class MediaConvertOutputDetail(_Shared):
         -------
         MediaConvertOutputDetail
         """
-        if not isinstance(data, Mapping):
+        if not isinstance(data, (dict, Mapping)):
             return cls(raw={}, group=group, is_group=is_group)
         get = data.get
         output_file = _path(get("Result"), "OutputFile")
@@ -1133,7 +1156,7 @@ class MediaConvertJob(_Outputs):
         -------
         MediaConvertJob
         """
-        if not isinstance(data, Mapping):
+        if not isinstance(data, (dict, Mapping)):
             return cls(raw={})
         get = data.get
         config = _mapping(get("Config"))
