@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ice_widgets._version import __version__
+from ice_widgets._version import __version__ as __version__
 
 # public name -> private module that defines it
 _LAZY: dict[str, str] = {
@@ -64,15 +64,19 @@ __all__ = [*sorted(_LAZY), "load_ipython_extension", "unload_ipython_extension"]
 _FRAME_MODULES = frozenset({"ice_widgets._frames", "ice_widgets._fetch", "ice_widgets.widgets"})
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'ice_widgets' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name), name)
-    if module_name in _FRAME_MODULES:
-        from ice_widgets import _accessor
-    globals()[name] = value  # later look-ups skip __getattr__
-    return value
+if not TYPE_CHECKING:
+    # Type checkers see the names of the TYPE_CHECKING block at the end, and no other: a
+    # misspelt public name is an error to them, not a silent Any.
+
+    def __getattr__(name: str) -> Any:
+        module_name = _LAZY.get(name)
+        if module_name is None:
+            raise AttributeError(f"module 'ice_widgets' has no attribute {name!r}")
+        value = getattr(importlib.import_module(module_name), name)
+        if module_name in _FRAME_MODULES:
+            from ice_widgets import _accessor
+        globals()[name] = value  # later look-ups skip __getattr__
+        return value
 
 
 def __dir__() -> list[str]:
@@ -94,36 +98,40 @@ def unload_ipython_extension(ipython: Any) -> None:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from ice_widgets._cache import JobCache
-    from ice_widgets._client import AsyncClient, Client
-    from ice_widgets._core import forget_learned_rates
-    from ice_widgets._errors import (
-        ApiError,
-        AuthenticationError,
-        ClockSkewError,
-        CredentialsError,
-        IceError,
-        InvalidParameterError,
-        InvalidResponseError,
-        NotFoundError,
-        PermissionDeniedError,
-        RequestTimeoutError,
-        ServerError,
-        ThrottlingError,
-        TransportError,
-    )
-    from ice_widgets._fetch import afetch_jobs, fetch_jobs, list_jobs
-    from ice_widgets._frames import build_frame, read_parquet
-    from ice_widgets._models import (
-        KINDS,
-        JobError,
-        Media,
-        MediaConvertJob,
-        MediaConvertOutputDetail,
-        MediaProducingJob,
-        PackageJob,
-        SnapshotJob,
-        TranscodeJob,
-        TranscodeSubJob,
-    )
-    from ice_widgets.widgets import JobCard, JobsView, watch
+    # One `from m import X as X` per name: the explicit re-export mypy --strict needs (``__all__``
+    # is computed, so it does not count), kept one per line by ruff's import sorting.
+    from ice_widgets._cache import JobCache as JobCache
+    from ice_widgets._client import AsyncClient as AsyncClient
+    from ice_widgets._client import Client as Client
+    from ice_widgets._core import forget_learned_rates as forget_learned_rates
+    from ice_widgets._errors import ApiError as ApiError
+    from ice_widgets._errors import AuthenticationError as AuthenticationError
+    from ice_widgets._errors import ClockSkewError as ClockSkewError
+    from ice_widgets._errors import CredentialsError as CredentialsError
+    from ice_widgets._errors import IceError as IceError
+    from ice_widgets._errors import InvalidParameterError as InvalidParameterError
+    from ice_widgets._errors import InvalidResponseError as InvalidResponseError
+    from ice_widgets._errors import NotFoundError as NotFoundError
+    from ice_widgets._errors import PermissionDeniedError as PermissionDeniedError
+    from ice_widgets._errors import RequestTimeoutError as RequestTimeoutError
+    from ice_widgets._errors import ServerError as ServerError
+    from ice_widgets._errors import ThrottlingError as ThrottlingError
+    from ice_widgets._errors import TransportError as TransportError
+    from ice_widgets._fetch import afetch_jobs as afetch_jobs
+    from ice_widgets._fetch import fetch_jobs as fetch_jobs
+    from ice_widgets._fetch import list_jobs as list_jobs
+    from ice_widgets._frames import build_frame as build_frame
+    from ice_widgets._frames import read_parquet as read_parquet
+    from ice_widgets._models import KINDS as KINDS
+    from ice_widgets._models import JobError as JobError
+    from ice_widgets._models import Media as Media
+    from ice_widgets._models import MediaConvertJob as MediaConvertJob
+    from ice_widgets._models import MediaConvertOutputDetail as MediaConvertOutputDetail
+    from ice_widgets._models import MediaProducingJob as MediaProducingJob
+    from ice_widgets._models import PackageJob as PackageJob
+    from ice_widgets._models import SnapshotJob as SnapshotJob
+    from ice_widgets._models import TranscodeJob as TranscodeJob
+    from ice_widgets._models import TranscodeSubJob as TranscodeSubJob
+    from ice_widgets.widgets import JobCard as JobCard
+    from ice_widgets.widgets import JobsView as JobsView
+    from ice_widgets.widgets import watch as watch

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 import typing
+from pathlib import Path
 
 from ice_widgets._fetch import afetch_jobs, fetch_jobs, list_jobs
 from ice_widgets._types import AnyClient, CacheArg, JobIds
@@ -24,3 +29,145 @@ def test_the_aliases_name_what_the_parser_takes() -> None:
     assert {str, PackageJob, pd.Series, pd.DataFrame, pd.Index} <= set(typing.get_args(JobIds))
     assert set(typing.get_args(AnyClient)) == {Client, AsyncClient, type(None)}
     assert JobCache in typing.get_args(CacheArg)
+
+
+# --------------------------------------------------------------------------- mypy --strict on user code
+
+#: User code typed against the public API: mypy --strict must accept it as written.
+TYPED_USER_CODE = """
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+
+import pandas as pd
+
+import ice_widgets
+from ice_widgets import (
+    AsyncClient,
+    Client,
+    JobCard,
+    JobsView,
+    MediaConvertJob,
+    MediaProducingJob,
+    PackageJob,
+    SnapshotJob,
+    TranscodeJob,
+    TranscodeSubJob,
+    afetch_jobs,
+    fetch_jobs,
+    list_jobs,
+)
+from ice_widgets.emulator import Emulator
+
+AnyJob = PackageJob | TranscodeJob | MediaProducingJob | SnapshotJob | MediaConvertJob
+
+
+def with_a_client(endpoint: str) -> list[str]:
+    with Client(endpoint=endpoint, max_rate=50.0) as client:
+        package: PackageJob = client.get_package_job("j1")
+        transcode: TranscodeJob = client.get_transcode_job("j2")
+        producing: MediaProducingJob = client.get_media_producing_job("j3")
+        snapshot: SnapshotJob = client.get_snapshot_job("j4")
+        converted: MediaConvertJob = client.get_media_convert_job("j5")
+        some: AnyJob = client.get_job("j6", kind="snapshot")
+        listed: Iterator[AnyJob] = client.list_jobs(kind="media_convert", status="Complete")
+        snapshots: Iterator[SnapshotJob] = client.list_snapshot_jobs(status="Success")
+        submitted: str = client.submit_package_job("oss://bucket/in.mp4", "oss://bucket/out/")
+        subs: tuple[TranscodeSubJob, ...] = transcode.sub_jobs
+        took: timedelta | None = package.duration
+        url: str | None = producing.output_url
+        frame: pd.DataFrame = fetch_jobs(["j1", package], client=client, cache="jobs.sqlite")
+        both: pd.DataFrame = list_jobs(kind=["package", "transcode"], client=client, limit=10)
+        card: JobCard = JobCard(snapshot, client=client)
+        view: JobsView = JobsView(frame, client=client)
+        del listed, snapshots, subs, took, url, both, card, view, some, converted
+        return [submitted, *frame["job_id"].astype(str)]
+
+
+async def with_an_async_client(emulator: Emulator) -> float:
+    async with AsyncClient(endpoint=emulator.endpoint) as client:
+        job: TranscodeJob = await client.get_transcode_job("j2")
+        jobs: AsyncIterator[MediaProducingJob] = client.list_media_producing_jobs()
+        async for produced in jobs:
+            seconds: float | None = produced.media_duration
+            del seconds
+        frame: pd.DataFrame = await afetch_jobs(pd.Series(["a", "b"]), kind="transcode", client=client)
+        del job
+        return float(len(frame)) + len(ice_widgets.KINDS)
+"""
+
+#: Mistakes mypy --strict must report, each on its own line with its error code after ``# E:``.
+#: A public name typed ``Any`` (or a lazy facade that answers any name) would let them through.
+WRONG_USER_CODE = """
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import ice_widgets
+from ice_widgets import AsyncClient, Client, PackageJob, TranscodeJob, fetch_jobs, list_jobs
+
+
+def mistakes(client: Client, aclient: AsyncClient) -> None:
+    a: PackageJob = client.get_transcode_job("j")  # E: assignment
+    b: TranscodeJob = client.get_job("j", kind="transcode")  # E: assignment
+    c: Iterator[PackageJob] = client.list_snapshot_jobs()  # E: assignment
+    d: int = client.submit_package_job("oss://b/in.mp4", "oss://b/out/")  # E: assignment
+    e: int = fetch_jobs(["j"], client=client)  # E: assignment
+    f: str = list_jobs(kind="snapshot")  # E: assignment
+    g: TranscodeJob = aclient.get_transcode_job("j")  # E: assignment
+    client.get_package_job(42)  # E: arg-type
+    fetch_jobs(["j"], cache=3.5)  # E: arg-type
+    Client(timeout="slow")  # E: arg-type
+    ice_widgets.fetch_jobz(["j"])  # E: attr-defined
+    del a, b, c, d, e, f, g
+"""
+
+_ERROR_LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): error: .*\[(?P<code>[a-z-]+)\]$")
+
+
+def _expected_errors(source: str) -> set[tuple[int, str]]:
+    return {
+        (number, line.rsplit("# E: ", 1)[1].strip())
+        for number, line in enumerate(source.splitlines(), start=1)
+        if "# E: " in line
+    }
+
+
+def test_user_code_is_checked_by_mypy_strict_against_the_public_api(tmp_path: Path) -> None:
+    """The package's types as a user's mypy sees them: precise code passes, each mistake is caught."""
+    import ice_widgets
+
+    (tmp_path / "typed_use.py").write_text(TYPED_USER_CODE, encoding="utf-8")
+    (tmp_path / "wrong_use.py").write_text(WRONG_USER_CODE, encoding="utf-8")
+    package_root = Path(ice_widgets.__file__).resolve().parents[1]  # the code under test
+    env = {**os.environ, "MYPYPATH": str(package_root)}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--config-file=",  # the user's settings, not the project's
+            "--follow-imports=silent",  # the package is checked by `make typecheck`; here its API
+            "--no-error-summary",
+            "--show-error-codes",
+            "--cache-dir",
+            str(tmp_path / ".mypy_cache"),
+            "typed_use.py",
+            "wrong_use.py",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    errors: dict[str, set[tuple[int, str]]] = {"typed_use.py": set(), "wrong_use.py": set()}
+    for line in result.stdout.splitlines():
+        match = _ERROR_LINE.match(line)
+        if match:
+            errors.setdefault(match["file"], set()).add((int(match["line"]), match["code"]))
+    assert not errors["typed_use.py"], result.stdout
+    assert errors["wrong_use.py"] == _expected_errors(WRONG_USER_CODE), result.stdout + result.stderr
+    assert result.returncode == 1, result.stdout + result.stderr

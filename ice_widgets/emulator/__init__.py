@@ -53,13 +53,16 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in {"Emulator", "EmulatorProcess", "serve", "main", "start_subprocess"}:
-        from ice_widgets.emulator import _server
+if not TYPE_CHECKING:
+    # Type checkers see the TYPE_CHECKING imports above, and no other name.
 
-        return getattr(_server, name)
-    if name in {"CredentialSources", "StsIssuer"}:  # short-lived STS keys and who hands them out
-        from ice_widgets.emulator import _sts
+    def __getattr__(name: str) -> Any:
+        if name in {"Emulator", "EmulatorProcess", "serve", "main", "start_subprocess"}:
+            from ice_widgets.emulator import _server
 
-        return getattr(_sts, name)
-    raise AttributeError(name)
+            return getattr(_server, name)
+        if name in {"CredentialSources", "StsIssuer"}:  # short-lived STS keys and who hands them out
+            from ice_widgets.emulator import _sts
+
+            return getattr(_sts, name)
+        raise AttributeError(name)

@@ -21,15 +21,18 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'ice_widgets.widgets' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name), name)
-    from ice_widgets import _accessor  # noqa: F401  (registers df.ice: views show job frames)
+if not TYPE_CHECKING:
+    # Type checkers see the TYPE_CHECKING imports below, and no other name.
 
-    globals()[name] = value
-    return value
+    def __getattr__(name: str) -> Any:
+        module_name = _LAZY.get(name)
+        if module_name is None:
+            raise AttributeError(f"module 'ice_widgets.widgets' has no attribute {name!r}")
+        value = getattr(importlib.import_module(module_name), name)
+        from ice_widgets import _accessor  # noqa: F401  (registers df.ice: views show job frames)
+
+        globals()[name] = value
+        return value
 
 
 def __dir__() -> list[str]:
