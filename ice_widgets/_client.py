@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, Self, TypeVar, cast, overload
 
 import httpx
 
@@ -196,6 +196,9 @@ class _PageTokens:
 class _BaseClient:
     """Everything the two clients share that is not I/O."""
 
+    #: Sleeps that long (time.sleep; AsyncClient: asyncio.sleep); a copy of the same class shares it.
+    _sleep: Callable[[float], object]
+
     def __init__(
         self,
         *,
@@ -298,7 +301,22 @@ class _BaseClient:
     ) -> tuple[str, dict[str, str], Callable[[dict[str, Any]], str]]:
         return kind_api(kind).submit_action, params, lambda data: parse_submitted_id(kind, data)
 
-    def copy(self, *, asynchronous: bool | None = None, sender: Any = None, transport: Any = None) -> Any:
+    # The copy's class: the client's own, unless asynchronous= says which.
+    @overload
+    def copy(self, *, asynchronous: None = None, sender: Any = None, transport: Any = None) -> Self: ...
+    @overload
+    def copy(
+        self, *, asynchronous: Literal[True], sender: Any = None, transport: Any = None
+    ) -> AsyncClient: ...
+    @overload
+    def copy(self, *, asynchronous: Literal[False], sender: Any = None, transport: Any = None) -> Client: ...
+    @overload
+    def copy(
+        self, *, asynchronous: bool | None = None, sender: Any = None, transport: Any = None
+    ) -> Client | AsyncClient: ...
+    def copy(
+        self, *, asynchronous: bool | None = None, sender: Any = None, transport: Any = None
+    ) -> Self | Client | AsyncClient:
         """A client for the same account: the one way to make a twin (fetch_jobs, watch, cards).
 
         The copy has the same endpoint, credentials provider (renewals are shared), timeout

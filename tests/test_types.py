@@ -57,6 +57,7 @@ from ice_widgets import (
     afetch_jobs,
     fetch_jobs,
     list_jobs,
+    watch,
 )
 from ice_widgets.emulator import Emulator
 
@@ -81,6 +82,10 @@ def with_a_client(endpoint: str) -> list[str]:
         both: pd.DataFrame = list_jobs(kind=["package", "transcode"], client=client, limit=10)
         card: JobCard = JobCard(snapshot, client=client)
         view: JobsView = JobsView(frame, client=client)
+        same: Client = client.copy()
+        twin: AsyncClient = client.copy(asynchronous=True)
+        watched: JobsView = watch(["j1", "j2"], kind="snapshot", client=twin, interval=2.0)
+        del same, watched
         del listed, snapshots, subs, took, url, both, card, view, some, converted
         return [submitted, *frame["job_id"].astype(str)]
 
@@ -105,7 +110,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import ice_widgets
-from ice_widgets import AsyncClient, Client, PackageJob, TranscodeJob, fetch_jobs, list_jobs
+from ice_widgets import AsyncClient, Client, PackageJob, TranscodeJob, fetch_jobs, list_jobs, watch
 
 
 def mistakes(client: Client, aclient: AsyncClient) -> None:
@@ -116,11 +121,14 @@ def mistakes(client: Client, aclient: AsyncClient) -> None:
     e: int = fetch_jobs(["j"], client=client)  # E: assignment
     f: str = list_jobs(kind="snapshot")  # E: assignment
     g: TranscodeJob = aclient.get_transcode_job("j")  # E: assignment
+    h: AsyncClient = client.copy()  # E: assignment
+    i: Client = aclient.copy(sender=None)  # E: assignment
     client.get_package_job(42)  # E: arg-type
     fetch_jobs(["j"], cache=3.5)  # E: arg-type
     Client(timeout="slow")  # E: arg-type
     ice_widgets.fetch_jobz(["j"])  # E: attr-defined
-    del a, b, c, d, e, f, g
+    watch(["j"], client="http://127.0.0.1:8765")  # E: arg-type
+    del a, b, c, d, e, f, g, h, i
 """
 
 _ERROR_LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): error: .*\[(?P<code>[a-z-]+)\]$")

@@ -29,7 +29,7 @@ import math
 import weakref
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ice_widgets._errors import (
     AuthenticationError,
@@ -44,6 +44,9 @@ from ice_widgets._ids import check_id, code_message, split_ids
 from ice_widgets._models import KINDS, JobError
 from ice_widgets.widgets._card import afetch_one, check_kind, is_job, placeholder, twin_client
 from ice_widgets.widgets._view import JobsView
+
+if TYPE_CHECKING:
+    from ice_widgets._client import AsyncClient, Client
 
 __all__ = ["MAX_DELAY", "WatchView", "live_pollers", "stop_all", "watch"]
 
@@ -426,7 +429,7 @@ def watch(
     job_ids: Iterable[Any] | str,
     *,
     kind: str = "package",
-    client: Any = None,
+    client: Client | AsyncClient | None = None,
     interval: float = 5.0,
     concurrency: int = 16,
 ) -> WatchView:
