@@ -33,7 +33,7 @@ import inspect
 import os
 from collections.abc import AsyncIterator, Callable, Generator
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 __all__ = [
     "ApiError",
@@ -135,7 +135,7 @@ class IceError(Exception):
         name = type(self).__name__
         return f"{name}(code={self.code!r}, message={self.message!r}, request_id={self.request_id!r})"
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self) -> tuple[Callable[..., IceError], tuple[Any, ...]]:
         # Keep keyword attributes across pickling (multiprocessing, caches).
         return (_rebuild, (type(self), self.message, self.__dict__.copy()))
 
@@ -250,7 +250,7 @@ def public_call(func: F) -> F:
             except IceError as error:
                 raise _cut(error) from error.__cause__
 
-        return agen_wrapper  # type: ignore[return-value]
+        return cast(F, agen_wrapper)
     if inspect.iscoroutinefunction(func):
 
         @functools.wraps(func)
@@ -261,7 +261,7 @@ def public_call(func: F) -> F:
             except IceError as error:
                 raise _cut(error) from error.__cause__
 
-        return async_wrapper  # type: ignore[return-value]
+        return cast(F, async_wrapper)
     if inspect.isgeneratorfunction(func):
 
         @functools.wraps(func)
@@ -272,7 +272,7 @@ def public_call(func: F) -> F:
             except IceError as error:
                 raise _cut(error) from error.__cause__
 
-        return gen_wrapper  # type: ignore[return-value]
+        return cast(F, gen_wrapper)
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -282,7 +282,7 @@ def public_call(func: F) -> F:
         except IceError as error:
             raise _cut(error) from error.__cause__
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)
 
 
 # --------------------------------------------------------------------------- transport codes

@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from types import EllipsisType
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
@@ -370,14 +371,18 @@ class JobsView(widgets.VBox):  # type: ignore[misc]  # ipywidgets has no type in
     # ------------------------------------------------------------------ commands
 
     def set_filter(
-        self, *, status: str | object | None = ..., text: str | None = None, kind: str | object | None = ...
+        self,
+        *,
+        status: str | EllipsisType | None = ...,
+        text: str | None = None,
+        kind: str | EllipsisType | None = ...,
     ) -> None:
         """Filter the table by status (``None`` for all, ``"error"`` for fetch errors), by job
         kind (``"transcode"``...; ``None`` for all) and/or by text."""
         if status is not ...:
-            self._status = status or None  # type: ignore[assignment]
+            self._status = status or None
         if kind is not ...:
-            self._kind = kind or None  # type: ignore[assignment]
+            self._kind = kind or None
         if text is not None:
             self._text = text
         self._apply()
