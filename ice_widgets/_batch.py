@@ -254,10 +254,11 @@ class RawSender:
             raise TransportError(f"{url!r} is not on {self._base!r}", code=INVALID_REQUEST, action=action)
         target = url[len(self._base) :] or "/"
         headers = list(prepared.headers)
-        if not any(name.lower() == "host" for name, _ in headers):
+        names = {name.lower() for name, _ in headers}
+        if "host" not in names:
             headers.insert(0, ("host", self._netloc))  # as httpx adds it
         body = prepared.body or b""
-        if not any(name.lower() == "content-length" for name, _ in headers):
+        if "content-length" not in names:
             headers.append(("content-length", str(len(body))))
         connection = self._reusable()
         if connection is None:
@@ -406,7 +407,18 @@ class _H11Connection(asyncio.Protocol):
         assert transport is not None
         self._busy = True
         conn = self.h11
-        out = [conn.send(h11.Request(method="POST", target=target, headers=headers))]
+        # h11 validates bytes exactly as it validates str, but given str it calls its
+        # bytesify (a Python function and an encode) on every name and value. Encoding
+        # here as it does (ASCII: the same UnicodeEncodeError) makes h11.Request 20%
+        # cheaper: 175,000 instead of 220,000 instructions for the 10 headers of a Get
+        # (valgrind --tool=callgrind; a whole h11 exchange of a GetTranscodeJob: 585,000
+        # instead of 630,000, with the NEED_DATA parse skipped below).
+        request = h11.Request(
+            method=b"POST",
+            target=target.encode("ascii"),
+            headers=[(name.encode("ascii"), value.encode("ascii")) for name, value in headers],
+        )
+        out = [conn.send(request)]
         if body:
             out.append(conn.send(h11.Data(data=body)))
         out.append(conn.send(h11.EndOfMessage()))
@@ -415,8 +427,17 @@ class _H11Connection(asyncio.Protocol):
         raw_headers: list[tuple[bytes, bytes]] = []
         parts: list[bytes] = []
         total = 0
+        # Nothing received yet (no byte buffered, no end seen): h11 could only answer
+        # NEED_DATA, so wait for the answer before asking it (one parse of an empty
+        # buffer less per request).
+        buffered, ended = conn.trailing_data
+        waiting = not buffered and not ended
         while True:
-            event = conn.next_event()
+            if waiting:
+                waiting = False
+                event: Any = h11.NEED_DATA
+            else:
+                event = conn.next_event()
             if event is h11.NEED_DATA:
                 if self._lost is not None:
                     raise self._lost
