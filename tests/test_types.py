@@ -44,6 +44,7 @@ import pandas as pd
 
 import ice_widgets
 from ice_widgets import (
+    KINDS,
     AsyncClient,
     Client,
     JobCard,
@@ -71,7 +72,9 @@ def with_a_client(endpoint: str) -> list[str]:
         producing: MediaProducingJob = client.get_media_producing_job("j3")
         snapshot: SnapshotJob = client.get_snapshot_job("j4")
         converted: MediaConvertJob = client.get_media_convert_job("j5")
-        some: AnyJob = client.get_job("j6", kind="snapshot")
+        some: AnyJob = client.get_job("j6", kind=KINDS[3])
+        shot: SnapshotJob = client.get_job("j6", kind="snapshot")
+        plain: PackageJob = client.get_job("j7")
         listed: Iterator[AnyJob] = client.list_jobs(kind="media_convert", status="Complete")
         snapshots: Iterator[SnapshotJob] = client.list_snapshot_jobs(status="Success")
         submitted: str = client.submit_package_job("oss://bucket/in.mp4", "oss://bucket/out/")
@@ -86,19 +89,20 @@ def with_a_client(endpoint: str) -> list[str]:
         twin: AsyncClient = client.copy(asynchronous=True)
         watched: JobsView = watch(["j1", "j2"], kind="snapshot", client=twin, interval=2.0)
         del same, watched
-        del listed, snapshots, subs, took, url, both, card, view, some, converted
+        del listed, snapshots, subs, took, url, both, card, view, some, converted, shot, plain
         return [submitted, *frame["job_id"].astype(str)]
 
 
 async def with_an_async_client(emulator: Emulator) -> float:
     async with AsyncClient(endpoint=emulator.endpoint) as client:
         job: TranscodeJob = await client.get_transcode_job("j2")
+        other: MediaConvertJob = await client.get_job("j5", kind="media_convert")
         jobs: AsyncIterator[MediaProducingJob] = client.list_media_producing_jobs()
         async for produced in jobs:
             seconds: float | None = produced.media_duration
             del seconds
         frame: pd.DataFrame = await afetch_jobs(pd.Series(["a", "b"]), kind="transcode", client=client)
-        del job
+        del job, other
         return float(len(frame)) + len(ice_widgets.KINDS)
 """
 
@@ -110,12 +114,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import ice_widgets
-from ice_widgets import AsyncClient, Client, PackageJob, TranscodeJob, fetch_jobs, list_jobs, watch
+from ice_widgets import (
+    AsyncClient,
+    Client,
+    PackageJob,
+    SnapshotJob,
+    TranscodeJob,
+    fetch_jobs,
+    list_jobs,
+    watch,
+)
 
 
-def mistakes(client: Client, aclient: AsyncClient) -> None:
+def mistakes(client: Client, aclient: AsyncClient, kind: str) -> None:
     a: PackageJob = client.get_transcode_job("j")  # E: assignment
-    b: TranscodeJob = client.get_job("j", kind="transcode")  # E: assignment
+    b: SnapshotJob = client.get_job("j", kind="transcode")  # E: assignment
+    b2: TranscodeJob = client.get_job("j", kind=kind)  # E: assignment
     c: Iterator[PackageJob] = client.list_snapshot_jobs()  # E: assignment
     d: int = client.submit_package_job("oss://b/in.mp4", "oss://b/out/")  # E: assignment
     e: int = fetch_jobs(["j"], client=client)  # E: assignment
@@ -128,7 +142,7 @@ def mistakes(client: Client, aclient: AsyncClient) -> None:
     Client(timeout="slow")  # E: arg-type
     ice_widgets.fetch_jobz(["j"])  # E: attr-defined
     watch(["j"], client="http://127.0.0.1:8765")  # E: arg-type
-    del a, b, c, d, e, f, g, h, i
+    del a, b, b2, c, d, e, f, g, h, i
 """
 
 _ERROR_LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): error: .*\[(?P<code>[a-z-]+)\]$")
