@@ -17,7 +17,7 @@ import pytest
 
 import ice_widgets
 from ice_widgets import AsyncClient, Client
-from ice_widgets._ids import code_message, error_row, parse_ids, split_ids
+from ice_widgets._ids import check_id, code_message, error_row, parse_ids, split_ids
 from ice_widgets._models import JobError, PackageJob
 from ice_widgets.emulator import Emulator
 from ice_widgets.extension import ids_from_value
@@ -57,6 +57,21 @@ def test_the_rule(given: Any, expected: list[Any]) -> None:
 def test_what_is_no_set_of_ids_is_a_type_error(given: Any) -> None:
     with pytest.raises(TypeError, match="job_ids"):
         parse_ids(given)
+
+
+def test_an_id_item_with_any_whitespace_or_control_character_inside_is_refused() -> None:
+    """Every Unicode character, inside a list item: whitespace of any kind (no-break and
+    ideographic spaces, line and paragraph separators...) and unprintable characters make
+    the item an InvalidJobId row; every other character is kept in the ID."""
+    for code in range(0x110000):
+        char = chr(code)
+        entry = check_id(f"ab{char}cd")
+        if char.isspace() or not char.isprintable():
+            assert isinstance(entry, JobError) and entry.code == "InvalidJobId", hex(code)
+        elif char == ",":
+            assert isinstance(entry, JobError), hex(code)
+        else:
+            assert entry == f"ab{char}cd", hex(code)
 
 
 def test_split_ids() -> None:
