@@ -144,7 +144,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         name="times_not_stripped",
         module="ice_widgets._models",
-        qualname="parse_time",
+        qualname="_parse_time",
         old="text = value.strip()",
         new="text = value",
         tests=("tests/test_models.py::test_reference_page_example_parses",),
