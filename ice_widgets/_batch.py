@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import ssl
 import threading
 import time
@@ -35,6 +36,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import h11
+import httptools
 import httpx
 
 from ice_widgets._core import MAX_BODY_BYTES, PreparedRequest, is_retryable
@@ -167,20 +169,21 @@ class RawSender:
         if self.tls:
             self._ssl = ssl_context if ssl_context is not None else default_ssl_context()
         self.timeout = float(timeout)
-        self._idle: list[_H11Connection] = []
+        self._idle: list[_Connection] = []
         self._closed = False
         self._verified = not self.tls  # a TLS connection has been set up once
         self._first: asyncio.Lock | None = None
         self._failure: TransportError | None = None  # the certificate failure, once seen
         self._closing: set[asyncio.Future[None]] = set()  # TLS shutdowns under way
         self.connections = 0  # connections opened (TLS: handshakes completed)
+        self.handed_to_h11 = 0  # answers that were not plain, framed by h11 (see _Connection)
 
     @property
     def transport_name(self) -> str:
         """``RawSender-http`` or ``RawSender-https`` (for benches and logs)."""
         return "RawSender-https" if self.tls else "RawSender-http"
 
-    async def _connect(self, action: str) -> _H11Connection:
+    async def _connect(self, action: str) -> _Connection:
         if self._failure is not None:
             raise self._copy_failure(action)
         if self._verified:
@@ -203,15 +206,15 @@ class RawSender:
         assert failure is not None
         return TransportError(failure.message, code=failure.code, action=action)
 
-    async def _open(self, action: str) -> _H11Connection:
+    async def _open(self, action: str) -> _Connection:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(min(self.timeout, 5.0)):
                 if self._ssl is None:
-                    _, protocol = await loop.create_connection(_H11Connection, self._host, self._port)
+                    _, protocol = await loop.create_connection(_Connection, self._host, self._port)
                 else:
                     _, protocol = await loop.create_connection(
-                        _H11Connection,
+                        _Connection,
                         self._host,
                         self._port,
                         ssl=self._ssl,
@@ -231,7 +234,7 @@ class RawSender:
         self.connections += 1
         return protocol
 
-    def _reusable(self) -> _H11Connection | None:
+    def _reusable(self) -> _Connection | None:
         while self._idle:
             connection = self._idle.pop()
             if connection.reusable():
@@ -253,20 +256,19 @@ class RawSender:
         if not url.startswith(self._base):
             raise TransportError(f"{url!r} is not on {self._base!r}", code=INVALID_REQUEST, action=action)
         target = url[len(self._base) :] or "/"
-        headers = list(prepared.headers)
-        names = {name.lower() for name, _ in headers}
-        if "host" not in names:
-            headers.insert(0, ("host", self._netloc))  # as httpx adds it
+        headers = prepared.headers
+        if (not headers or headers[0][0] != "host") and all(name.lower() != "host" for name, _ in headers):
+            headers = [("host", self._netloc), *headers]  # as httpx adds it
         body = prepared.body or b""
-        if "content-length" not in names:
-            headers.append(("content-length", str(len(body))))
         connection = self._reusable()
         if connection is None:
             connection = await self._connect(action)
+        handed = connection.handed_to_h11
         try:
             async with asyncio.timeout(self.timeout):
                 status, raw_headers, answer = await connection.exchange(target, headers, body, MAX_BODY_BYTES)
         except BaseException as exc:
+            self.handed_to_h11 += connection.handed_to_h11 - handed
             self._drop(connection)  # the connection's state is unknown: never reused
             if isinstance(exc, _TooLarge):
                 raise InvalidResponseError(
@@ -283,6 +285,7 @@ class RawSender:
             if isinstance(exc, Exception):
                 raise transport_error(exc, action) from None
             raise  # cancelled
+        self.handed_to_h11 += connection.handed_to_h11 - handed
         headers_out: dict[str, str] = {}
         encodings: list[str] = []
         for name, value in raw_headers:
@@ -303,7 +306,7 @@ class RawSender:
             self._idle.append(connection)
         return status, headers_out, answer
 
-    def _drop(self, connection: _H11Connection) -> None:
+    def _drop(self, connection: _Connection) -> None:
         """Close a connection; a TLS one is remembered until its shutdown is over."""
         waiter = connection.close()
         if self.tls and waiter is not None:
@@ -335,8 +338,43 @@ class _TooLarge(Exception):
         self.size = size
 
 
-class _H11Connection(asyncio.Protocol):
-    """One HTTP/1.1 connection: an asyncio protocol feeding an :class:`h11.Connection`.
+# HTTP/1.1 grammar as h11 checks what it sends (h11/_abnf.py): a request written here is
+# refused exactly when h11 would refuse it, with the same exception class.
+_TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
+_FIELD_VALUE = re.compile(rb"(?:[^\x00\s]+(?:[ \t]+[^\x00\s]+)*)?")
+_TARGET = re.compile(rb"[\x21-\x7e]+")
+# The status line's reason phrase as h11 reads it.
+_REASON = re.compile(rb"(?:[ \t]|[^\x00\s])*")
+_HEADER_BLOCK = re.compile(rb"(?:[-!#$%&'*+.^_`|~0-9a-zA-Z]+: (?:[^\x00\s]+(?:[ \t]+[^\x00\s]+)*)?\r\n)*")
+_PLAIN_START = b"HTTP/1.1 "
+
+_PARSING, _COMPLETE, _OFF = 0, 1, 2
+
+
+class _NotPlain(Exception):
+    """Raised inside an llhttp callback: this answer is left to h11."""
+
+
+class _Connection(asyncio.Protocol):
+    """One HTTP/1.1 connection: an asyncio protocol; answers framed by llhttp or by h11.
+
+    Most answers are framed by llhttp (through :mod:`httptools`, the parser under uvicorn),
+    and only when they are *plain*: status line ``HTTP/1.1`` with a status from 200 to 599
+    other than 204 and 304, exactly one ``Content-Length`` of digits, no
+    ``Transfer-Encoding``, a head under :attr:`MAX_HEAD`, all of it accepted by llhttp's
+    strict mode. Every other answer (chunked or close-delimited bodies, 1xx answers,
+    HTTP/1.0, duplicate or listed lengths, anything llhttp refuses, a connection closed or
+    reset before the end) is handed to h11, the parser under httpx: the bytes received so
+    far are replayed into an :class:`h11.Connection` that has seen the same request, and
+    h11 decides, as it does for httpx. The connection then stays with h11. So every answer
+    is read as httpx reads it (``tests/test_http_corpus.py`` holds both paths to httpx),
+    and the common one costs a fraction: for a GetTranscodeJob answer of 4.5 KB, h11's
+    framing of the exchange took 585,000 instructions (callgrind), 37% of the client's
+    work per job; see :func:`_plain_request` for the request side.
+
+    Requests are written as h11 writes them (the same bytes, refused by the same grammar
+    with the same exception), unless they carry their own framing headers: then h11 writes
+    them.
 
     Owning the protocol (instead of asyncio streams) lets the sender see, without private
     attributes, whether an idle connection was closed or got bytes nobody asked for.
@@ -346,7 +384,8 @@ class _H11Connection(asyncio.Protocol):
     MAX_HEAD = 100 * 1024
 
     def __init__(self) -> None:
-        self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=self.MAX_HEAD)
+        self.h11: h11.Connection | None = None  # once set, h11 frames every later exchange
+        self._parser = httptools.HttpResponseParser(self)
         self.transport: asyncio.Transport | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._busy = False
@@ -354,6 +393,19 @@ class _H11Connection(asyncio.Protocol):
         self._eof = False
         self._lost: BaseException | None = None
         self._closed: asyncio.Future[None] | None = None
+        # the answer being read by llhttp
+        self._state = _COMPLETE
+        self._chunks: list[bytes] = []  # every byte of it, for a replay into h11
+        self._received = 0
+        self._head_done = False
+        self._status = 0
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._parts: list[bytes] = []
+        self._keep_alive = True
+        self._limit = 0
+        self._too_large = 0
+        #: Answers framed by h11 on this connection (0 while every answer is plain).
+        self.handed_to_h11 = 0
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -364,8 +416,29 @@ class _H11Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if not self._busy:
             self._stray = True  # nobody asked: this connection is not reused
-        self.h11.receive_data(data)
-        self._wake()
+        if self.h11 is not None:
+            self.h11.receive_data(data)
+            self._wake()
+            return
+        if self._state == _OFF:
+            self._chunks.append(data)  # for h11, which has not taken over yet
+            return
+        if self._state == _COMPLETE:
+            self._stray = True  # bytes after the answer: never reused
+            return
+        self._chunks.append(data)
+        self._received += len(data)
+        try:
+            self._parser.feed_data(data)
+        except Exception:  # llhttp refused, or a callback found it not plain: h11 decides
+            if self._state == _PARSING:
+                self._state = _OFF
+            else:
+                self._stray = True  # bytes after the answer that are not even HTTP
+        if self._state == _PARSING and not self._head_done and self._received > self.MAX_HEAD:
+            self._state = _OFF
+        if self._state != _PARSING:
+            self._wake()
 
     def eof_received(self) -> bool:
         self._feed_eof()
@@ -381,8 +454,9 @@ class _H11Connection(asyncio.Protocol):
     def _feed_eof(self) -> None:
         if not self._eof:
             self._eof = True
-            with contextlib.suppress(RuntimeError):
-                self.h11.receive_data(b"")
+            if self.h11 is not None:
+                with contextlib.suppress(RuntimeError):
+                    self.h11.receive_data(b"")
             self._wake()
 
     def _wake(self) -> None:
@@ -390,15 +464,60 @@ class _H11Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    # llhttp's callbacks (httptools)
+    def on_message_begin(self) -> None:
+        if self._state == _COMPLETE:
+            self._stray = True  # a second answer in the bytes after the first: never reused
+
+    def on_status(self, reason: bytes) -> None:
+        if _REASON.fullmatch(reason) is None:
+            raise _NotPlain
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name.lower(), value.rstrip(b" \t")))  # as h11 gives them
+
+    def on_headers_complete(self) -> None:
+        self._head_done = True
+        parser = self._parser
+        status = parser.get_status_code()
+        if (
+            parser.get_http_version() != "1.1"
+            or not 200 <= status < 600
+            or status in (204, 304)
+            or not b"".join(self._chunks[:9]).startswith(_PLAIN_START)
+        ):
+            raise _NotPlain
+        length = None
+        for name, value in self._headers:
+            if name == b"content-length":
+                if length is not None or not value.isdigit() or not value.isascii() or len(value) > 20:
+                    raise _NotPlain
+                length = int(value)
+            elif name == b"transfer-encoding":
+                raise _NotPlain
+            elif name == b"connection" and b"close" in (v.strip().lower() for v in value.split(b",")):
+                self._keep_alive = False
+        if length is None:
+            raise _NotPlain
+        self._status = status
+        if length > self._limit:
+            self._too_large = length
+            self._state = _OFF
+            raise _NotPlain
+
+    def on_body(self, body: bytes) -> None:
+        self._parts.append(body)
+
+    def on_message_complete(self) -> None:
+        self._state = _COMPLETE
+
     # the sender's side
     def reusable(self) -> bool:
-        return (
-            self.transport is not None
-            and not self.transport.is_closing()
-            and not self._eof
-            and not self._stray
-            and self.h11.our_state is h11.IDLE
-        )
+        if self.transport is None or self.transport.is_closing() or self._eof or self._stray:
+            return False
+        if self.h11 is not None:
+            return self.h11.our_state is h11.IDLE
+        return self._state == _COMPLETE and self._keep_alive
 
     async def exchange(
         self, target: str, headers: list[tuple[str, str]], body: bytes, limit: int
@@ -406,38 +525,55 @@ class _H11Connection(asyncio.Protocol):
         transport = self.transport
         assert transport is not None
         self._busy = True
+        wire = None if self.h11 is not None else _plain_request(target, headers, body)
+        if wire is None:
+            if self.h11 is None:
+                self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=self.MAX_HEAD)
+            transport.write(_h11_request(self.h11, target, headers, body))
+            return await self._h11_answer(limit)
+        self._state = _PARSING
+        self._chunks = []
+        self._received = 0
+        self._head_done = False
+        self._headers = []
+        self._parts = []
+        self._keep_alive = True
+        self._limit = limit
+        self._too_large = 0
+        transport.write(wire)
+        while self._state == _PARSING and not self._eof:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        if self._state == _COMPLETE:
+            self._busy = False
+            return self._status, self._headers, b"".join(self._parts)
+        if self._too_large:
+            raise _TooLarge(self._too_large)
+        if self._lost is not None:  # reset before the answer was complete (as httpcore)
+            raise self._lost
+        # Not plain, refused by llhttp, or cut short: h11 reads the same bytes.
+        self._state = _OFF
+        conn = self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=self.MAX_HEAD)
+        _h11_request(conn, target, headers, body)  # already on the wire: only h11's state
+        conn.receive_data(b"".join(self._chunks))
+        self._chunks = []
+        if self._eof:
+            conn.receive_data(b"")
+        return await self._h11_answer(limit)
+
+    async def _h11_answer(self, limit: int) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         conn = self.h11
-        # h11 validates bytes exactly as it validates str, but given str it calls its
-        # bytesify (a Python function and an encode) on every name and value. Encoding
-        # here as it does (ASCII: the same UnicodeEncodeError) makes h11.Request 20%
-        # cheaper: 175,000 instead of 220,000 instructions for the 10 headers of a Get
-        # (valgrind --tool=callgrind; a whole h11 exchange of a GetTranscodeJob: 585,000
-        # instead of 630,000, with the NEED_DATA parse skipped below).
-        request = h11.Request(
-            method=b"POST",
-            target=target.encode("ascii"),
-            headers=[(name.encode("ascii"), value.encode("ascii")) for name, value in headers],
-        )
-        out = [conn.send(request)]
-        if body:
-            out.append(conn.send(h11.Data(data=body)))
-        out.append(conn.send(h11.EndOfMessage()))
-        transport.write(b"".join(x for x in out if x))
+        assert conn is not None
+        self.handed_to_h11 += 1
         status = 0
         raw_headers: list[tuple[bytes, bytes]] = []
         parts: list[bytes] = []
         total = 0
-        # Nothing received yet (no byte buffered, no end seen): h11 could only answer
-        # NEED_DATA, so wait for the answer before asking it (one parse of an empty
-        # buffer less per request).
-        buffered, ended = conn.trailing_data
-        waiting = not buffered and not ended
         while True:
-            if waiting:
-                waiting = False
-                event: Any = h11.NEED_DATA
-            else:
-                event = conn.next_event()
+            event: Any = conn.next_event()
             if event is h11.NEED_DATA:
                 if self._lost is not None:
                     raise self._lost
@@ -473,6 +609,8 @@ class _H11Connection(asyncio.Protocol):
     def next_cycle(self) -> bool:
         """After a complete exchange: True when the connection can carry another request."""
         conn = self.h11
+        if conn is None:
+            return self._keep_alive and not self._stray and not self._eof
         if conn.our_state is h11.DONE and conn.their_state is h11.DONE and not self._stray:
             try:
                 conn.start_next_cycle()
@@ -485,6 +623,83 @@ class _H11Connection(asyncio.Protocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
         return self._closed
+
+
+def _plain_request(target: str, headers: list[tuple[str, str]], body: bytes) -> bytes | None:
+    """``POST target`` as h11 would write it, or None when h11 should (framing headers given).
+
+    The same bytes as ``h11.Connection.send`` (``tests/test_batch_wire.py`` compares them):
+    the request line, ``host`` first, the other headers in order, then ``content-length``
+    and the body. Refused as h11 refuses (``UnicodeEncodeError`` for non-ASCII,
+    ``h11.LocalProtocolError`` for a name, value or target outside HTTP's grammar). Written
+    here because h11's event objects, state machine and writer cost 175,000 instructions for
+    the 10 headers of a Get (callgrind); the whole header block is checked by one regular
+    expression instead.
+    """
+    raw = target.encode("ascii")
+    names = tuple([name for name, _ in headers])
+    plain = _PLAIN_NAMES.get(names)
+    if plain is None:
+        plain = _plain_names(names)
+    block = "".join([f"{name}: {value}\r\n" for name, value in headers]).encode("ascii")
+    if (
+        not plain
+        or _TARGET.fullmatch(raw) is None
+        or _HEADER_BLOCK.fullmatch(block) is None
+        or block.count(b"\n") != len(headers)  # no value hides a line break
+    ):
+        _refuse(raw, headers)
+        return None  # valid, but with framing headers or another host line: h11 writes it
+    return b"".join([b"POST ", raw, b" HTTP/1.1\r\n", block, b"content-length: %d\r\n\r\n" % len(body), body])
+
+
+_PLAIN_NAMES: dict[tuple[str, ...], bool] = {}
+
+
+def _plain_names(names: tuple[str, ...]) -> bool:
+    """Whether these header names can be written here: tokens, ``host`` first and only
+    there, no framing or connection header (h11 writes those). Remembered per list of names
+    (a client sends a handful of them)."""
+    lower = [name.lower() for name in names]
+    plain = (
+        bool(names)
+        and all(name.isascii() and _TOKEN.fullmatch(name.encode("ascii")) is not None for name in names)
+        and lower[0] == "host"
+        and "host" not in lower[1:]
+        and not _FRAMING.intersection(lower)
+    )
+    if len(_PLAIN_NAMES) >= 256:
+        _PLAIN_NAMES.clear()
+    _PLAIN_NAMES[names] = plain
+    return plain
+
+
+_FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "expect"})
+
+
+def _refuse(raw_target: bytes, headers: list[tuple[str, str]]) -> None:
+    """Raise h11's error for the first name, value or target it would refuse."""
+    if _TARGET.fullmatch(raw_target) is None:
+        raise h11.LocalProtocolError("Illegal target characters")
+    for name, value in headers:
+        n, v = name.encode("ascii"), value.encode("ascii")
+        if _TOKEN.fullmatch(n) is None:
+            raise h11.LocalProtocolError(f"Illegal header name {n!r}")
+        if _FIELD_VALUE.fullmatch(v) is None:
+            raise h11.LocalProtocolError(f"Illegal header value {v!r}")
+
+
+def _h11_request(conn: h11.Connection, target: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
+    # h11 validates bytes exactly as it validates str, but given str it calls its bytesify
+    # (a Python function and an encode) on every name and value: encoded here as it does.
+    raw = [(name.encode("ascii"), value.encode("ascii")) for name, value in headers]
+    if not any(name.lower() == b"content-length" for name, _ in raw):
+        raw.append((b"content-length", b"%d" % len(body)))  # as httpx sends it
+    out = [conn.send(h11.Request(method=b"POST", target=target.encode("ascii"), headers=raw))]
+    if body:
+        out.append(conn.send(h11.Data(data=body)))
+    out.append(conn.send(h11.EndOfMessage()))
+    return b"".join(x for x in out if x)
 
 
 def default_ssl_context() -> ssl.SSLContext:

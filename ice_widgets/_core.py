@@ -207,8 +207,19 @@ class PreparedRequest:
         return f"PreparedRequest(action={self.action!r}, url={self.url!r})"
 
 
+_last_stamp: tuple[int, str] = (-1, "")
+
+
 def _utc_stamp(now: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+    """``x-acs-date`` for ``now``: formatted once per second (a batch signs hundreds a second)."""
+    global _last_stamp
+    second = math.floor(now)
+    last = _last_stamp
+    if last[0] == second:
+        return last[1]
+    text = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+    _last_stamp = (second, text)
+    return text
 
 
 class RequestBuilder:

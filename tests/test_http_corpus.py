@@ -118,6 +118,47 @@ CASES: dict[str, Case] = {
     "server-error-503": Case(
         [_head("Content-Length: 2\r\nx-acs-retry-after: 2\r\n", status="503 Service Unavailable") + b"{}"]
     ),
+    # Answers llhttp frames differently from h11, or refuses: the batch sender hands them to
+    # h11 (only plain answers are llhttp's), so they must still end as httpx's do.
+    "content-length-twice-same": Case([_head("Content-Length: 2\r\nContent-Length: 2\r\n") + b"ok"]),
+    "content-length-list": Case([_head("Content-Length: 2, 2\r\n") + b"ok"]),
+    "content-length-spaces": Case([_head("Content-Length:   2  \r\nX-Pad:  a  b  \r\n") + b"ok"]),
+    "obs-fold-header": Case([_head("X-Folded: a\r\n b\r\nContent-Length: 2\r\n") + b"ok"]),
+    "bare-lf-lines": Case([b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok"]),
+    "control-char-in-value": Case([_head("X-Odd: a\x01b\r\nContent-Length: 2\r\n") + b"ok"]),
+    "empty-header-values": Case([_head("X-Empty:\r\nX-Blank: \r\nContent-Length: 2\r\n") + b"ok"]),
+    "reason-missing": Case([b"HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nok"]),
+    "http-2.0-status-line": Case([_head("Content-Length: 2\r\n", version="HTTP/2.0") + b"ok"]),
+    "http-1.0-keep-alive": Case(
+        [_head("Connection: keep-alive\r\nContent-Length: 2\r\n", version="HTTP/1.0") + b"ok"]
+    ),
+    "not-modified-with-length": Case([b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n"]),
+    "status-99": Case([b"HTTP/1.1 099 Odd\r\nContent-Length: 0\r\n\r\n"], close=True),
+    "switching-protocols": Case(
+        [b"HTTP/1.1 101 Switching\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n"], close=True
+    ),
+    "transfer-encoding-gzip": Case([_head("Transfer-Encoding: gzip\r\n") + b"abc"], close=True),
+    "transfer-encoding-upper-case": Case([_head("Transfer-Encoding: CHUNKED\r\n") + _chunked(b"hello", 5)]),
+    "chunk-size-trailing-space": Case(
+        [_head("Transfer-Encoding: chunked\r\n") + b"5 \r\nhello\r\n0\r\n\r\n"]
+    ),
+    "connection-close-listed": Case(
+        [_head("Connection: foo, Close\r\nContent-Length: 2\r\n") + b"ok"], close=True
+    ),
+    "connection-close-not-closed": Case([_head("Connection: close\r\nContent-Length: 2\r\n") + b"ok"]),
+    "head-over-100-kb": Case(
+        [
+            _head("".join(f"X-Pad-{i}: {'p' * 1000}\r\n" for i in range(60))),
+            b"".join(f"X-More-{i}: {'m' * 1000}\r\n".encode() for i in range(60))
+            + b"Content-Length: 2\r\n\r\nok",
+        ],
+        close=True,
+    ),
+    "head-in-one-byte-segments": Case(
+        [bytes([b]) for b in _head("Content-Length: 2\r\n")[:12]]
+        + [_head("Content-Length: 2\r\n")[12:] + b"ok"]
+    ),
+    "reset-mid-body": Case([_head("Content-Length: 50\r\n") + b"0123456789"], close=True),
     "chunked-plus-content-length": Case(
         [_head("Transfer-Encoding: chunked\r\nContent-Length: 3\r\n") + _chunked(b"hello", 5)]
     ),
@@ -160,8 +201,11 @@ async def _serve(case: Case, stats: dict[str, int]) -> asyncio.Server:
 def _outcome(result: Any) -> Any:
     if isinstance(result, IceError):
         return ("error", type(result).__name__, result.code)
-    status, _headers, body = result
-    return ("answer", status, bytes(body))
+    status, headers, body = result
+    return ("answer", status, bytes(body), sorted(dict(headers).items()))
+
+
+HANDED: dict[str, int] = {}  # case -> answers the batch sender left to h11 (not plain)
 
 
 async def _run(name: str, which: str) -> tuple[list[Any], int]:
@@ -186,6 +230,8 @@ async def _run(name: str, which: str) -> tuple[list[Any], int]:
                     outcomes.append(_outcome(exc))
         finally:
             await close()
+            if which == "batch":
+                HANDED[name] = sender.handed_to_h11
     return outcomes, stats["connections"]
 
 
@@ -218,6 +264,7 @@ def test_the_corpus_exercises_answers_and_errors() -> None:
             "content-length-3-segments",
         )
     }
+    out = {name: [o[:3] for o in outcomes] for name, outcomes in out.items()}  # without headers
     assert out["close-delimited-several-segments"][0] == ("answer", 200, JSON)
     # the server closed: the second request goes on a new connection, answered like the first
     assert out["close-delimited-several-segments"][1] == ("answer", 200, JSON)
@@ -229,3 +276,41 @@ def test_the_corpus_exercises_answers_and_errors() -> None:
     assert out["gzip"][0] == ("answer", 200, JSON) and out["deflate-raw"][0] == ("answer", 200, JSON)
     assert out["declared-oversize"][0] == ("error", "InvalidResponseError", "ResponseTooLarge")
     assert out["content-length-3-segments"] == [("answer", 200, JSON), ("answer", 200, b"again")]
+
+
+def test_plain_answers_are_llhttps_and_the_others_h11s() -> None:
+    """Which parser framed each answer: the plain ones llhttp, every other one h11."""
+    plain = (
+        "content-length",
+        "content-length-3-segments",
+        "head-split-mid-header",
+        "gzip",
+        "deflate-zlib",
+        "head-in-one-byte-segments",
+        "content-length-spaces",
+        "empty-header-values",
+        "reason-missing",
+        "connection-close-with-length",
+        "server-error-503",
+    )
+    handed = (
+        "chunked",
+        "close-delimited-several-segments",
+        "http-1.0-close-delimited",
+        "100-continue-first",
+        "content-length-twice-same",
+        "obs-fold-header",
+        "http-2.0-status-line",
+        "not-modified-with-length",
+        "no-content-204",
+        "truncated-body-then-close",
+        "content-length-1_0",
+        "head-over-100-kb",
+        "control-char-in-value",
+        "reset-mid-body",
+    )
+    for name in plain + handed:
+        HANDED.pop(name, None)
+        asyncio.run(_run(name, "batch"))
+    assert {name: HANDED[name] for name in plain} == dict.fromkeys(plain, 0)
+    assert all(HANDED[name] >= 1 for name in handed), {name: HANDED[name] for name in handed}
