@@ -345,7 +345,8 @@ _FIELD_VALUE = re.compile(rb"(?:[^\x00\s]+(?:[ \t]+[^\x00\s]+)*)?")
 _TARGET = re.compile(rb"[\x21-\x7e]+")
 # The status line's reason phrase as h11 reads it.
 _REASON = re.compile(rb"(?:[ \t]|[^\x00\s])*")
-_HEADER_BLOCK = re.compile(rb"(?:[-!#$%&'*+.^_`|~0-9a-zA-Z]+: (?:[^\x00\s]+(?:[ \t]+[^\x00\s]+)*)?\r\n)*")
+_VCHARS = bytes(range(0x21, 0x7F))
+_VALUE_BYTES = bytes(b for b in range(256) if b not in b"\x00\r\n\x0b\x0c")
 _PLAIN_START = b"HTTP/1.1 "
 
 _PARSING, _COMPLETE, _OFF = 0, 1, 2
@@ -633,8 +634,7 @@ def _plain_request(target: str, headers: list[tuple[str, str]], body: bytes) -> 
     and the body. Refused as h11 refuses (``UnicodeEncodeError`` for non-ASCII,
     ``h11.LocalProtocolError`` for a name, value or target outside HTTP's grammar). Written
     here because h11's event objects, state machine and writer cost 175,000 instructions for
-    the 10 headers of a Get (callgrind); the whole header block is checked by one regular
-    expression instead.
+    the 10 headers of a Get (callgrind): 103 us against 7 us here (timeit, this VM).
     """
     raw = target.encode("ascii")
     names = tuple([name for name, _ in headers])
@@ -642,11 +642,16 @@ def _plain_request(target: str, headers: list[tuple[str, str]], body: bytes) -> 
     if plain is None:
         plain = _plain_names(names)
     block = "".join([f"{name}: {value}\r\n" for name, value in headers]).encode("ascii")
+    # h11's grammar, checked with C string operations: names by _plain_names; the target
+    # visible characters only; values without NUL, CR, LF, VT or FF (the only ones left in
+    # the block are its own line ends), nor spaces or tabs at either end. (One regular
+    # expression over the block took 10 us, these 3 us.)
     if (
         not plain
-        or _TARGET.fullmatch(raw) is None
-        or _HEADER_BLOCK.fullmatch(block) is None
-        or block.count(b"\n") != len(headers)  # no value hides a line break
+        or not raw
+        or raw.translate(None, _VCHARS)
+        or block.translate(None, _VALUE_BYTES) != b"\r\n" * len(headers)
+        or any(value != value.strip(" \t") for _, value in headers)
     ):
         _refuse(raw, headers)
         return None  # valid, but with framing headers or another host line: h11 writes it
