@@ -54,7 +54,7 @@ from ice_widgets._errors import (
 )
 from ice_widgets._ids import error_row, parse_ids
 from ice_widgets._models import Job, JobError
-from ice_widgets._wire import ClosedError, transport_error
+from ice_widgets._wire import ClosedError, shared_ssl_context, transport_error
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -712,11 +712,10 @@ def default_ssl_context() -> ssl.SSLContext:
 
     :func:`httpx.create_ssl_context` with ``verify=True, trust_env=True``: certifi's CA
     bundle, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` when set; host names checked. ALPN
-    offers ``http/1.1`` only, as httpx does without HTTP/2.
+    offers ``http/1.1`` only, as httpx does without HTTP/2. Made once per process
+    (:func:`~ice_widgets._wire.shared_ssl_context`).
     """
-    context = httpx.create_ssl_context(verify=True, trust_env=True)
-    context.set_alpn_protocols(["http/1.1"])
-    return context
+    return shared_ssl_context(alpn=True)
 
 
 def _decompress(body: bytes, encodings: list[str], action: str) -> bytes:
@@ -791,7 +790,7 @@ def _ssl_context_for(client: Any) -> ssl.SSLContext | None:
     options = client._httpx_options() if hasattr(client, "_httpx_options") else {}
     verify = options.get("verify", True)
     trust_env = options.get("trust_env", True)
-    if verify is True and trust_env:
+    if (verify is True or verify is shared_ssl_context()) and trust_env:
         return None
     context = httpx.create_ssl_context(verify=verify, trust_env=trust_env)
     context.set_alpn_protocols(["http/1.1"])

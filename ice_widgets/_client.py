@@ -65,7 +65,7 @@ from ice_widgets._models import (
     SnapshotJob,
     TranscodeJob,
 )
-from ice_widgets._wire import transport_error
+from ice_widgets._wire import shared_ssl_context, transport_error
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -357,6 +357,7 @@ class _BaseClient:
             "timeout": httpx.Timeout(self.timeout, connect=min(self.timeout, 5.0)),
             "limits": httpx.Limits(max_connections=64, max_keepalive_connections=64),
             "follow_redirects": False,
+            "verify": shared_ssl_context(),  # httpx's default, made once per process
         }
 
 

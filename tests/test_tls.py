@@ -372,3 +372,25 @@ def test_the_httpx_client_does_not_retry_an_untrusted_certificate(
     accepted, connections, served = counts(tls_emulator)
     assert (accepted - before[0], connections - before[1], served - before[2]) == (1, 0, 0)
     assert retries == 0, f"{retries} retries counted for a certificate that cannot be verified"
+
+
+def test_the_default_tls_context_is_made_once_per_ca_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """httpx's default context is shared (loading the CA bundle cost 50-100 ms a client),
+    and made again when SSL_CERT_FILE changes, so that the variable is honoured as by httpx."""
+    from ice_widgets._wire import shared_ssl_context
+
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    first = shared_ssl_context()
+    assert shared_ssl_context() is first and shared_ssl_context(alpn=True) is not first
+    ca = trustme.CA()
+    path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    monkeypatch.setenv("SSL_CERT_FILE", str(path))
+    other = shared_ssl_context()
+    assert other is not first
+    assert len(other.get_ca_certs()) == 1  # only the CA the variable names, as httpx loads it
+    monkeypatch.delenv("SSL_CERT_FILE")
+    assert shared_ssl_context() is first
