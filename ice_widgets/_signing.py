@@ -30,6 +30,8 @@ EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 
 def percent_encode(value: str) -> str:
     """RFC 3986 encoding as Alibaba Cloud uses it: only ``A-Za-z0-9-_.~`` stay as they are."""
+    if value.isascii() and value.isalnum():  # job IDs, names of parameters: nothing to encode
+        return value
     return quote(value, safe="~")
 
 
