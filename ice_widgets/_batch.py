@@ -9,7 +9,7 @@ throttling it backs off and converges on the account's limit.
 Requests go through an :class:`~ice_widgets.AsyncClient` (its signing, parsing, retry
 policy, ``stats`` and ``rate``). For ``http://`` and ``https://`` endpoints reached without
 a proxy (the emulator, every real ICE endpoint) its ``_send`` is :class:`RawSender`,
-HTTP/1.1 keep-alive on asyncio streams (over TLS verified exactly as httpx verifies):
+HTTP/1.1 keep-alive on an asyncio protocol (over TLS verified exactly as httpx verifies):
 httpx's AsyncClient costs several times more CPU per request, and on a 2-core machine
 client CPU decides throughput. Proxied set-ups and custom transports keep httpx.
 
@@ -113,12 +113,13 @@ def resolve_concurrency(concurrency: int | None) -> int:
 
 
 class RawSender:
-    """Sends the client's signed requests over HTTP/1.1 keep-alive connections, framed by h11.
+    """Sends the client's signed requests over HTTP/1.1 keep-alive connections (llhttp, h11).
 
     The batch transport (the single-call path stays on httpx, and so do proxies and custom
     transports): it writes the :class:`~ice_widgets._core.PreparedRequest` as it was signed
-    over an asyncio protocol of its own and lets h11, the HTTP/1.1 parser under httpx, do
-    all the framing: status line, headers, ``Content-Length``, chunked and close-delimited
+    over an asyncio protocol of its own (:class:`_Connection`: plain answers framed by
+    llhttp, every other one by h11, the HTTP/1.1 parser under httpx, which thus decides on
+    all the hard framing: status line, headers, ``Content-Length``, chunked and close-delimited
     bodies (in any number of TCP segments), 1xx answers before the final one, keep-alive,
     and refusing malformed framing (``Content-Length: 1_0``, ``0x`` chunk sizes) exactly as
     httpx does. Bodies are decoded as httpx decodes them (gzip; deflate with or without a
@@ -251,7 +252,8 @@ class RawSender:
         """Send one signed request; return ``(status, headers, body)`` (header names lower-case).
 
         The framing (status line, headers, Content-Length, chunked and close-delimited
-        bodies, 1xx answers, keep-alive) is h11's, the parser under httpx; bodies are
+        bodies, 1xx answers, keep-alive) is llhttp's for plain answers and h11's (the parser
+        under httpx) for all others, with httpx's outcome either way; bodies are
         decoded as httpx decodes them (gzip, deflate with or without zlib header).
         """
         action = prepared.action
@@ -404,6 +406,10 @@ class _Connection(asyncio.Protocol):
     and the common one costs a fraction: for a GetTranscodeJob answer of 4.5 KB, h11's
     framing of the exchange took 585,000 instructions (callgrind), 37% of the client's
     work per job; see :func:`_plain_request` for the request side.
+
+    One difference from h11, on the safe side: bytes after a plain answer (a second answer
+    nobody asked for) make the connection never reused, where h11 would keep them for the
+    next request.
 
     Requests are written as h11 writes them (the same bytes, refused by the same grammar
     with the same exception), unless they carry their own framing headers: then h11 writes

@@ -1,7 +1,7 @@
 """One table from transport exceptions to :class:`~ice_widgets._errors.TransportError` codes.
 
 Both transports use :func:`transport_error`: the httpx path of ``Client``/``AsyncClient``
-(httpx, and h11 under it) and the batch sender (h11 over asyncio, OSError, ssl). A refused
+(httpx, and h11 under it) and the batch sender (llhttp and h11 over asyncio, OSError, ssl). A refused
 connection, a timeout, a reset, a truncated body and an unverifiable certificate each get
 one code (the constants of :mod:`ice_widgets._errors`) whichever path raised them.
 """
